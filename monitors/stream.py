@@ -176,3 +176,45 @@ class CountWindower:
         if n_pending:
             joined = Batch.concat(pending)
             yield Window(index, joined.start, joined.end), joined
+
+
+def split_stream(batches: Iterable[Batch], n_rows: int) -> tuple[Batch, Iterator[Batch]]:
+    """Take the first ``n_rows`` rows as one batch (the labelled history that trains the first
+    model) and return it with an iterator over the rest of the stream.
+
+    >>> import pandas as pd
+    >>> b = Batch.from_frame(pd.DataFrame({"x": range(6)}), start=0)
+    >>> head, rest = split_stream([b], 4)
+    >>> (head.start, head.end), [(r.start, r.end) for r in rest]
+    ((0, 4), [(4, 6)])
+    """
+    if n_rows <= 0:
+        raise ValueError(f"The 'n_rows' parameter of split_stream must be > 0. Got {n_rows!r}.")
+    it = iter(batches)
+    head: list[Batch] = []
+    have = 0
+    rest_first: Batch | None = None
+    for batch in it:
+        if have + len(batch) <= n_rows:
+            head.append(batch)
+            have += len(batch)
+        else:
+            cut = batch.start + (n_rows - have)
+            if cut > batch.start:
+                head.append(batch.slice(batch.start, cut))
+            rest_first = batch.slice(cut, batch.end)
+            have = n_rows
+        if have >= n_rows:
+            break
+    if have < n_rows:
+        raise ValidationError(
+            f"The stream has only {have} rows; at least {n_rows} are needed for the initial "
+            "training history (lower 'window.warmup_rows' or use a longer stream)."
+        )
+
+    def rest() -> Iterator[Batch]:
+        if rest_first is not None and len(rest_first):
+            yield rest_first
+        yield from it
+
+    return Batch.concat(head), rest()

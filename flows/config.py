@@ -1,0 +1,102 @@
+"""The one configuration file: YAML, validated with pydantic, every knob with a default.
+
+Each section is owned by the package that uses it (``monitors`` or ``models``); this module
+only composes them. A wrong value gets an error naming the key, what is allowed and what was
+received:
+
+>>> try:
+...     DriftloopConfig.model_validate({"concept_drift": {"detector": "ADWN"}})
+... except ConfigError as e:
+...     print(str(e).splitlines()[1])
+  concept_drift.detector: Input should be 'ADWIN', 'DDM', 'EDDM', 'HDDM_A', 'HDDM_W', 'PageHinkley', 'KSWIN' or 'FHDDM' (got 'ADWN')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+from models.registry import RegistryConfig
+from monitors.data_drift import DataDriftConfig
+from monitors.sources import FileSourceConfig, SyntheticStreamConfig
+from monitors.validation import ValidationConfig
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.config import GateConfig, ModelConfig, TrainingConfig
+from monitors.concept_drift import ConceptDriftConfig
+from monitors.decision import DecisionConfig
+
+
+class ConfigError(ValueError):
+    """The configuration file or a value in it is invalid."""
+
+
+class WindowConfig(BaseModel):
+    """Count-based windows, and the labelled history that trains the first champion."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    size: int = Field(1000, gt=0)
+    warmup_rows: int = Field(2000, gt=0)
+
+
+class DriftloopConfig(BaseModel):
+    """Everything a driftloop run needs; every field has a default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state_dir: str = ".driftloop"
+    source: SyntheticStreamConfig | FileSourceConfig = Field(default_factory=SyntheticStreamConfig)
+    window: WindowConfig = Field(default_factory=WindowConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    data_drift: DataDriftConfig = Field(default_factory=DataDriftConfig)
+    concept_drift: ConceptDriftConfig = Field(default_factory=ConceptDriftConfig)
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> DriftloopConfig:  # type: ignore[override]
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        except pydantic.ValidationError as e:
+            raise ConfigError(format_validation_error(e)) from None
+
+    def with_updates(self, **sections: Any) -> DriftloopConfig:
+        """A copy with some top-level keys replaced, validated again."""
+        data = self.model_dump(mode="json")
+        data.update({k: v for k, v in sections.items() if v is not None})
+        return DriftloopConfig.model_validate(data)
+
+
+def format_validation_error(e: pydantic.ValidationError) -> str:
+    lines = [f"Invalid driftloop configuration ({e.error_count()} problem(s)):"]
+    for err in e.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged")))
+        received = err.get("input")
+        shown = "" if isinstance(received, dict) else f" (got {received!r})"
+        lines.append(f"  {loc or '<root>'}: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> DriftloopConfig:
+    """Read a YAML config file (or use all defaults) and apply top-level overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"Config file {str(p)!r} does not exist; pass an existing YAML file.")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise ConfigError(f"Config file {str(p)!r} is not valid YAML: {e}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"Config file {str(p)!r} must hold a mapping of sections, "
+                              f"got a {type(loaded).__name__}.")
+        data = loaded or {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return DriftloopConfig.model_validate(data)

@@ -1,0 +1,239 @@
+"""The ``pipeline`` flow: a whole stream through the closed loop.
+
+stream -> window -> checks -> decision -> retrain -> gate -> register -> (champion serves)
+
+The flow only orchestrates: every step is a call into :mod:`monitors` or :mod:`models`,
+wrapped as a Prefect task so the run shows up step by step in Prefect. The same loop runs
+without Prefect (``run_stream(..., steps=PLAIN_STEPS)``) so its overhead can be measured.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from models.buffers import LabelledBuffer, Reservoir
+from models.families import make_model
+from models.gate import GateResult, evaluate_gate
+from models.registry import ModelRegistry, RegisteredVersion
+from models.training import TrainingSet, build_training_set, train_challenger
+from monitors.data_drift import DriftWorkspace
+from monitors.sources import make_source
+from monitors.validation import Schema
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.config import DriftloopConfig
+from flows.settings import StatePaths
+from flows.summary import RunRecorder, plot_accuracy, render_table, write_json
+from models.base import DriftModel
+from monitors.decision import Decision
+from monitors.labels import LabelledRows
+from monitors.monitor import WindowMonitor, WindowReport
+from monitors.stream import Batch, CountWindower, split_stream
+
+_TASK = {"cache_policy": NO_CACHE, "persist_result": False}
+
+
+def _log() -> logging.Logger | logging.LoggerAdapter:  # type: ignore[type-arg]
+    try:
+        return get_run_logger()
+    except Exception:  # outside a Prefect run
+        return logging.getLogger("driftloop")
+
+
+# -- steps (each a thin call into the libraries) -------------------------------------------
+
+@task(name="monitor-window", **_TASK)
+def monitor_window(monitor: WindowMonitor, window: Any, batch: Batch,
+                   champion: DriftModel) -> WindowReport:
+    """Validate, serve, join labels, check concept and data drift, decide."""
+    return monitor.observe(window, batch, champion.predict)
+
+
+@task(name="learn-from-labels", **_TASK)
+def learn_from_labels(buffer: LabelledBuffer, champion: DriftModel,
+                      labelled: LabelledRows) -> None:
+    """Labelled rows go to the training buffer; online models also learn from them."""
+    if not len(labelled):
+        return
+    buffer.add(labelled.features, labelled.y)
+    if getattr(champion, "learns_online", False):
+        champion.update(labelled.features, labelled.y)
+
+
+@task(name="retrain", **_TASK)
+def retrain(template: DriftModel, champion: DriftModel | None, buffer: LabelledBuffer,
+            reservoir: Reservoir, config: DriftloopConfig,
+            since_row: int | None) -> tuple[DriftModel, TrainingSet]:
+    """Train a challenger on the recent labelled rows plus the replay sample."""
+    ts = build_training_set(buffer, reservoir, config.training, since_row=since_row)
+    return train_challenger(template, champion, ts, config.training), ts
+
+
+@task(name="register", retries=2, retry_delay_seconds=2, **_TASK)
+def register(registry: ModelRegistry, challenger: DriftModel, ts: TrainingSet,
+             config: DriftloopConfig, context: dict[str, Any],
+             report_html: Path | None) -> RegisteredVersion:
+    """Log the training run to MLflow and register the challenger."""
+    params: dict[str, Any] = {
+        "family": config.model.family, "estimator": config.model.estimator,
+        "strategy": config.training.strategy, "recent_rows": config.training.recent_rows,
+        "replay_size": config.training.replay_size, "holdout_rows": config.training.holdout_rows,
+        "detector": config.concept_drift.detector, "window_size": config.window.size,
+        "n_train": len(ts.y_train), "n_replay": ts.n_replay, "n_holdout": len(ts.y_holdout),
+    }
+    return registry.log_training(
+        challenger, X_example=ts.X_train.head(5), params=params,
+        metrics={"n_train": float(len(ts.y_train)), "n_replay": float(ts.n_replay)},
+        drift_context=context, report_html=report_html,
+        run_name=f"train-{context.get('trigger')}-row{context.get('row')}",
+    )
+
+
+@task(name="gate-and-promote", retries=2, retry_delay_seconds=2, **_TASK)
+def gate_and_promote(registry: ModelRegistry, version: RegisteredVersion,
+                     champion: DriftModel | None, challenger: DriftModel, ts: TrainingSet,
+                     config: DriftloopConfig) -> GateResult:
+    """Challenger vs champion on the most recent labelled holdout; promote if better."""
+    gate = evaluate_gate(champion, challenger, ts.X_holdout, ts.y_holdout, config.gate)
+    registry.record_gate(version.version, gate.champion_score, gate.challenger_score,
+                         gate.promoted, gate.reason)
+    if gate.promoted:
+        registry.promote(version.version, gate.reason)
+    return gate
+
+
+class Steps(NamedTuple):
+    monitor_window: Callable[..., WindowReport]
+    learn_from_labels: Callable[..., None]
+    retrain: Callable[..., tuple[DriftModel, TrainingSet]]
+    register: Callable[..., RegisteredVersion]
+    gate_and_promote: Callable[..., GateResult]
+
+
+PREFECT_STEPS = Steps(monitor_window, learn_from_labels, retrain, register, gate_and_promote)
+PLAIN_STEPS = Steps(*(t.fn for t in PREFECT_STEPS))
+
+
+# -- the loop --------------------------------------------------------------------------------
+
+@dataclass
+class _Serving:
+    model: DriftModel | None = None
+    version: int | None = None
+
+
+def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegistry,
+                   monitor: WindowMonitor, template: DriftModel, serving: _Serving,
+                   buffer: LabelledBuffer, reservoir: Reservoir, recorder: RunRecorder,
+                   row: int, window: int | None, since_row: int | None,
+                   context: dict[str, Any], reasons: list[str], out_dir: Path) -> GateResult:
+    challenger, ts = steps.retrain(template, serving.model, buffer, reservoir, config, since_row)
+    html = None
+    trigger_row = context.get("row")
+    result = monitor.result_for_row(int(trigger_row)) if trigger_row is not None else None
+    if result is not None and monitor.workspace is not None:
+        html = monitor.workspace.save_html(result, out_dir / "reports" / f"window-{result.window.index}.html")
+    version = steps.register(registry, challenger, ts, config, context, html)
+    gate = steps.gate_and_promote(registry, version, serving.model, challenger, ts, config)
+    recorder.add_retrain(row=row, window=window, version=version, gate=gate,
+                         champion_version=serving.version, trigger=context,
+                         n_train=len(ts.y_train), n_replay=ts.n_replay, reasons=reasons)
+    monitor.on_retrain(row)
+    if gate.promoted:
+        serving.model, serving.version = challenger, version.version
+        monitor.on_promotion(ts.X_train, challenger.predict(ts.X_train),
+                             gate.challenger_score, row)
+    return gate
+
+
+def run_stream(config: DriftloopConfig, out_dir: str | Path,
+               steps: Steps = PLAIN_STEPS) -> dict[str, Any]:
+    """Run a whole stream through the loop and return the JSON summary."""
+    t_start = time.perf_counter()
+    log = _log()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = StatePaths.at(config.state_dir).create()
+    source = make_source(config.source)
+    task_kind = source.task
+    registry = ModelRegistry(paths.tracking_uri, paths.artifacts, config.registry)
+    workspace = DriftWorkspace(paths.workspace, config.registry.model_name)
+    template = make_model(config.model, task_kind)
+    buffer = LabelledBuffer(config.training.recent_rows + config.training.holdout_rows)
+    reservoir = Reservoir(config.training.replay_size, seed=config.training.seed)
+    recorder = RunRecorder(task=task_kind, target=source.target,
+                           source=config.source.model_dump(mode="json"),
+                           true_drift_rows=tuple(source.true_drift_rows))
+
+    # 1. the labelled history trains the first champion
+    history, rest = split_stream(source.batches(config.window.size), config.window.warmup_rows)
+    schema = Schema.infer(history.features)
+    monitor = WindowMonitor(
+        task=task_kind, schema=schema, label_delay=source.label_delay,
+        validation=config.validation, data_drift=config.data_drift,
+        concept_drift=config.concept_drift, decision=config.decision,
+        workspace=workspace, quarantine_dir=paths.quarantine,
+    )
+    checked = monitor.validator.validate(history)
+    monitor.n_quarantined += checked.n_quarantined
+    buffer.add(checked.features, checked.target.to_numpy())
+    serving = _Serving()
+    _retrain_cycle(steps=steps, config=config, registry=registry, monitor=monitor,
+                   template=template, serving=serving, buffer=buffer, reservoir=reservoir,
+                   recorder=recorder, row=history.end, window=None, since_row=None,
+                   context={"trigger": "initial", "row": history.end, "kind": "initial",
+                            "method": "warmup", "window": None},
+                   reasons=[f"initial model on the first {history.end} labelled rows"],
+                   out_dir=out)
+    log.info("initial champion v%s trained on rows 0..%s", serving.version, history.end)
+
+    # 2. windows
+    rows = history.end
+    for window, batch in CountWindower(config.window.size).windows(rest):
+        report = steps.monitor_window(monitor, window, batch, serving.model)
+        rows = window.end
+        steps.learn_from_labels(buffer, serving.model, report.labelled)
+        recorder.add_window(report, serving.version)
+        decision: Decision = report.decision
+        if decision.retrain and decision.trigger is not None:
+            trig = decision.trigger
+            context = {"trigger": trig.kind, "kind": trig.kind, "row": trig.row,
+                       "method": trig.method, "since_row": trig.since_row,
+                       "window": window.index, "window_start": window.start,
+                       "window_end": window.end, "detector": config.concept_drift.detector,
+                       "event_id": f"{trig.kind}-{trig.row}"}
+            gate = _retrain_cycle(
+                steps=steps, config=config, registry=registry, monitor=monitor,
+                template=template, serving=serving, buffer=buffer, reservoir=reservoir,
+                recorder=recorder, row=window.end, window=window.index,
+                since_row=trig.since_row, context=context, reasons=list(decision.reasons),
+                out_dir=out)
+            log.info("window %s: retrained (%s at row %s) -> %s", window.index, trig.kind,
+                     trig.row, "promoted" if gate.promoted else "kept champion")
+
+    # 3. labels still in flight arrive after the end
+    monitor.finish()
+    elapsed = time.perf_counter() - t_start
+    summary = recorder.to_dict(
+        rows=rows, prequential=monitor.prequential.value, labelled=monitor.prequential.n,
+        quarantined=monitor.n_quarantined, elapsed_s=round(elapsed, 2),
+        extra={"model_name": config.registry.model_name, "champion_version": serving.version,
+               "tracking_uri": paths.tracking_uri, "workspace": str(paths.workspace),
+               "state_dir": str(paths.root)},
+    )
+    write_json(summary, out / "summary.json")
+    plot_accuracy(summary, out / "accuracy.png")
+    (out / "summary.txt").write_text(render_table(summary) + "\n")
+    return summary
+
+
+@flow(name="driftloop-pipeline", log_prints=False)
+def pipeline(config: DriftloopConfig, out_dir: str) -> dict[str, Any]:
+    """Prefect flow: run a whole stream through the closed loop (see :func:`run_stream`)."""
+    return run_stream(config, out_dir, steps=PREFECT_STEPS)
