@@ -18,7 +18,7 @@ def _demo_overrides(seed: int, rows: int) -> dict[str, Any]:
     third = rows // 3
     return {
         "source": {
-            "generator": "agrawal", "n_rows": rows, "drift_rows": [third, 2 * third],
+            "kind": "synthetic", "generator": "agrawal", "n_rows": rows, "drift_rows": [third, 2 * third],
             "seed": seed,
         },
         "registry": {"model_name": DEMO_MODEL_NAME},
@@ -119,12 +119,12 @@ def run(data: Path, target: str, config_path: Path | None, json_out: Path | None
         from flows.config import load_config
 
         base = load_config(config_path)
-        source: dict[str, Any] = {"path": str(data), "target": target}
+        source: dict[str, Any] = {"kind": "file", "path": str(data), "target": target}
         if timestamp:
             source["timestamp"] = timestamp
         if label_delay is not None:
             source["label_delay"] = label_delay
-        if isinstance(base.source.model_dump(), dict) and "path" in base.source.model_dump():
+        if base.source.kind == "file":  # keep the config file's other source settings
             source = {**base.source.model_dump(mode="json"), **source}
         config = base.with_updates(source=source,
                                    state_dir=str(state_dir) if state_dir else None)

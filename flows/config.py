@@ -20,7 +20,7 @@ import pydantic
 import yaml
 from models.registry import RegistryConfig
 from monitors.data_drift import DataDriftConfig
-from monitors.sources import FileSourceConfig, SyntheticStreamConfig
+from monitors.sources import SourceConfig, SyntheticStreamConfig
 from monitors.validation import ValidationConfig
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,7 +48,7 @@ class DriftloopConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     state_dir: str = ".driftloop"
-    source: SyntheticStreamConfig | FileSourceConfig = Field(default_factory=SyntheticStreamConfig)
+    source: SourceConfig = Field(default_factory=SyntheticStreamConfig)
     window: WindowConfig = Field(default_factory=WindowConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     data_drift: DataDriftConfig = Field(default_factory=DataDriftConfig)

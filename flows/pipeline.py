@@ -173,7 +173,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
 
     # 1. the labelled history trains the first champion
     history, rest = split_stream(source.batches(config.window.size), config.window.warmup_rows)
-    schema = Schema.infer(history.features)
+    schema = Schema.infer(history.features, categorical=tuple(source.categorical_features))
     monitor = WindowMonitor(
         task=task_kind, schema=schema, label_delay=source.label_delay,
         validation=config.validation, data_drift=config.data_drift,
