@@ -18,15 +18,15 @@ from typing import Any
 
 import pydantic
 import yaml
-from models.registry import RegistryConfig
-from monitors.data_drift import DataDriftConfig
-from monitors.sources import SourceConfig, SyntheticStreamConfig
-from monitors.validation import ValidationConfig
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.config import GateConfig, ModelConfig, TrainingConfig
+from models.registry import RegistryConfig
 from monitors.concept_drift import ConceptDriftConfig
+from monitors.data_drift import DataDriftConfig
 from monitors.decision import DecisionConfig
+from monitors.sources import SourceConfig, SyntheticStreamConfig
+from monitors.validation import ValidationConfig
 
 
 class ConfigError(ValueError):

@@ -16,14 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from models.buffers import LabelledBuffer, Reservoir
-from models.families import make_model
-from models.gate import GateResult, evaluate_gate
-from models.registry import ModelRegistry, RegisteredVersion
-from models.training import TrainingSet, build_training_set, train_challenger
-from monitors.data_drift import DriftWorkspace
-from monitors.sources import make_source
-from monitors.validation import Schema
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -31,10 +23,18 @@ from flows.config import DriftloopConfig
 from flows.settings import StatePaths
 from flows.summary import RunRecorder, plot_accuracy, render_table, write_json
 from models.base import DriftModel
+from models.buffers import LabelledBuffer, Reservoir
+from models.families import make_model
+from models.gate import GateResult, evaluate_gate
+from models.registry import ModelRegistry, RegisteredVersion
+from models.training import TrainingSet, build_training_set, make_memory, train_challenger
+from monitors.data_drift import DriftWorkspace
 from monitors.decision import Decision
 from monitors.labels import LabelledRows
 from monitors.monitor import WindowMonitor, WindowReport
+from monitors.sources import make_source
 from monitors.stream import Batch, CountWindower, split_stream
+from monitors.validation import Schema
 
 _TASK = {"cache_policy": NO_CACHE, "persist_result": False}
 
@@ -81,7 +81,7 @@ def register(registry: ModelRegistry, challenger: DriftModel, ts: TrainingSet,
              report_html: Path | None) -> RegisteredVersion:
     """Log the training run to MLflow and register the challenger."""
     params: dict[str, Any] = {
-        "family": config.model.family, "estimator": config.model.estimator,
+        "family": config.model.family, "estimator": config.model.estimator_name(challenger.task),
         "strategy": config.training.strategy, "recent_rows": config.training.recent_rows,
         "replay_size": config.training.replay_size, "holdout_rows": config.training.holdout_rows,
         "detector": config.concept_drift.detector, "window_size": config.window.size,
@@ -147,8 +147,9 @@ def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegi
     monitor.on_retrain(row)
     if gate.promoted:
         serving.model, serving.version = challenger, version.version
+        drift_start = since_row if context.get("kind") not in ("initial", "refresh") else None
         monitor.on_promotion(ts.X_train, challenger.predict(ts.X_train),
-                             gate.challenger_score, row)
+                             gate.challenger_score, row, trained_since=drift_start)
     return gate
 
 
@@ -165,8 +166,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
     registry = ModelRegistry(paths.tracking_uri, paths.artifacts, config.registry)
     workspace = DriftWorkspace(paths.workspace, config.registry.model_name)
     template = make_model(config.model, task_kind)
-    buffer = LabelledBuffer(config.training.recent_rows + config.training.holdout_rows)
-    reservoir = Reservoir(config.training.replay_size, seed=config.training.seed)
+    buffer, reservoir = make_memory(config.training)
     recorder = RunRecorder(task=task_kind, target=source.target,
                            source=config.source.model_dump(mode="json"),
                            true_drift_rows=tuple(source.true_drift_rows))

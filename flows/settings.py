@@ -79,4 +79,5 @@ def prepare_environment(paths: StatePaths, *, log_level: str = "WARNING") -> Non
     os.environ["PREFECT_HOME"] = str(paths.prefect_home)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", log_level)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", log_level)
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")

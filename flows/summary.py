@@ -13,7 +13,6 @@ from typing import Any
 
 from models.gate import GateResult
 from models.registry import RegisteredVersion
-
 from monitors.decision import Decision
 from monitors.monitor import WindowReport
 

@@ -42,6 +42,7 @@ import numbers
 import os
 import re
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -703,7 +704,10 @@ class ModelRegistry(RegistryReader):
             model, X_example, params, drift_context, report_html
         )
         run_metrics = _check_metrics(metrics)
-        signature = infer_signature(X_example, np.asarray(model.predict(X_example)))
+        with warnings.catch_warnings():
+            # integer columns are what the stream has; the hint about NaN in ints is noise here
+            warnings.filterwarnings("ignore", message=".*Inferred schema contains integer")
+            signature = infer_signature(X_example, np.asarray(model.predict(X_example)))
         model_class = f"{type(model).__module__}.{type(model).__qualname__}"
 
         run_tags = {f"{_DRIFT_PREFIX}{k}": v for k, v in drift.items()}
@@ -752,7 +756,9 @@ class ModelRegistry(RegistryReader):
                     params=run_params,
                     tags={k: v for k, v in run_tags.items() if k.startswith(_TAG)},
                 )
-                with _fluent_uri(self.tracking_uri), _quiet_cloudpickle_warning():
+                with _fluent_uri(self.tracking_uri), _quiet_cloudpickle_warning(), \
+                        warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*Inferred schema contains integer")
                     info = Model.log(
                         artifact_path=None,
                         name=_MODEL_ARTIFACT,

@@ -16,6 +16,10 @@ signal confirms a drop of at least ``confirm_drop`` against the baseline. Unconf
 signals are dismissed after ``confirm_within_rows`` labelled rows: this is what removes a raw
 detector's false alarms. Every :class:`Decision` carries its reasons as readable text.
 
+A model retrained right after a drift has seen few rows of the new concept; once
+``refresh_rows`` labelled rows of it exist, one **refresh** retrain (through the same gate)
+trains on them all.
+
 Losses are 0/1 (classification) or absolute errors (regression); drops are absolute error-rate
 increases for classification and relative MAE increases for regression.
 """
@@ -32,7 +36,7 @@ from monitors.concept_drift import DetectorSignal
 from monitors.performance import Performance
 from monitors.stream import Window
 
-TriggerKind = Literal["concept", "performance", "data"]
+TriggerKind = Literal["concept", "performance", "data", "refresh"]
 Status = Literal["none", "pending", "retrain", "dismissed", "cooldown"]
 
 
@@ -52,6 +56,7 @@ class DecisionConfig(BaseModel):
     cooldown_rows: int = Field(2000, ge=0)
     baseline_rows: int = Field(1000, gt=0)
     use_warning_start: bool = True
+    refresh_rows: int | None = Field(2500, gt=0)
 
 
 @dataclass(frozen=True)
@@ -107,18 +112,22 @@ class RetrainDecider:
         self.baseline_loss_: float | None = None
         self._baseline_from_row: int = 0
         self._baseline_live = False
+        self.refresh_from_: int | None = None
 
     # -- state updates -------------------------------------------------------------------
-    def set_baseline(self, score: float, row: int) -> None:
+    def set_baseline(self, score: float, row: int, *, trained_since: int | None = None) -> None:
         """A new champion serves from ``row``; ``score`` is its holdout score (higher is better).
 
         The baseline is replaced by the champion's live loss once ``baseline_rows`` labelled
-        rows served by it have been seen.
+        rows served by it have been seen. ``trained_since`` is the first row of a new concept
+        the champion was trained from (after a drift): once ``refresh_rows`` labelled rows of
+        that concept exist, a *refresh* retrain gives the model the fuller picture.
         """
         self.baseline_loss_ = (1.0 - score) if self.task == "classification" else -score
         self._baseline_from_row = row
         self._baseline_live = False
         self.pending_ = None
+        self.refresh_from_ = trained_since if self.config.refresh_rows else None
 
     def notify_retrain(self, row: int) -> None:
         self.last_retrain_row_ = row
@@ -189,12 +198,12 @@ class RetrainDecider:
             details = {"baseline_loss": self.baseline_loss_, "window_loss": loss, "drop": drop,
                        "labelled_rows": performance.n}
             if drop > cfg.performance_tolerance:
-                new.append(Trigger("performance", window.start, "performance_drop",
+                new.append(Trigger("performance", window.end - 1, "performance_drop",
                                    window.start, details))
                 reasons.append(f"performance dropped by {drop:.3f} (> {cfg.performance_tolerance})")
             if data_drift_share is not None and data_drift_share >= cfg.data_drift_share:
                 if drop > cfg.data_drift_tolerance:
-                    new.append(Trigger("data", window.start, "data_drift_share", window.start,
+                    new.append(Trigger("data", window.end - 1, "data_drift_share", window.start,
                                        {**details, "share_drifted": data_drift_share}))
                     reasons.append(f"data drift share {data_drift_share:.2f} with a drop of {drop:.3f}")
                 else:
@@ -206,6 +215,15 @@ class RetrainDecider:
 
         if self.pending_ is None and new:
             self.pending_ = new[0]
+            self.refresh_from_ = None
+        if self.pending_ is None and self.refresh_from_ is not None and self.config.refresh_rows:
+            n_new = len(self._since(self.refresh_from_)[0])
+            if n_new >= self.config.refresh_rows:
+                self.pending_ = Trigger("refresh", window.end - 1, "refresh", self.refresh_from_,
+                                        {"labelled_rows": n_new})
+                self.refresh_from_ = None
+                reasons.append(f"refresh: {n_new} labelled rows of the new concept since row "
+                               f"{self.pending_.since_row} (>= {self.config.refresh_rows})")
         pending = self.pending_
         if pending is None:
             return Decision(window, "none", tuple(reasons) or ("no trigger",), None, tuple(new))

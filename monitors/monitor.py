@@ -94,7 +94,7 @@ class WindowMonitor:
 
     # -- lifecycle -------------------------------------------------------------------------
     def on_promotion(self, reference: pd.DataFrame, reference_predictions: np.ndarray | None,
-                     score: float, row: int) -> None:
+                     score: float, row: int, *, trained_since: int | None = None) -> None:
         """A new champion serves from ``row``: its training data becomes the drift reference,
         the detector restarts on its errors, and its holdout score becomes the baseline."""
         self.data_drift.fit(
@@ -104,7 +104,7 @@ class WindowMonitor:
             reference_predictions=reference_predictions,
         )
         self.concept.reset()
-        self.decider.set_baseline(score, row)
+        self.decider.set_baseline(score, row, trained_since=trained_since)
 
     def on_retrain(self, row: int) -> None:
         self.decider.notify_retrain(row)
@@ -138,7 +138,7 @@ class WindowMonitor:
 
         t0 = time.perf_counter()
         dd: DataDriftResult | None = None
-        if len(X) and self.data_drift.is_fitted:
+        if len(X) and hasattr(self.data_drift, "reference_"):
             dd = self.data_drift.calculate(X, window, predictions=preds)
             self._recent[window.index] = dd
             while len(self._recent) > self._keep:
