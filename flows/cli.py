@@ -10,20 +10,6 @@ from typing import Any
 
 import click
 
-DEMO_MODEL_NAME = "driftloop-demo"
-
-
-def _demo_overrides(seed: int, rows: int) -> dict[str, Any]:
-    """The demo stream: Agrawal, two abrupt concept drifts, a covariate shift with the second."""
-    third = rows // 3
-    return {
-        "source": {
-            "kind": "synthetic", "generator": "agrawal", "n_rows": rows, "drift_rows": [third, 2 * third],
-            "seed": seed,
-        },
-        "registry": {"model_name": DEMO_MODEL_NAME},
-    }
-
 
 def _run(config: Any, out: Path, use_prefect: bool, json_out: Path | None) -> dict[str, Any]:
     from flows.settings import StatePaths, prepare_environment
@@ -86,10 +72,10 @@ def demo(out: Path, state_dir: Path | None, config_path: Path | None, seed: int,
     """
     t0 = time.perf_counter()
     try:
-        from flows.config import load_config
+        from flows.config import demo_config, load_config
 
-        config = load_config(config_path, state_dir=str(state_dir) if state_dir else None,
-                             **_demo_overrides(seed, rows))
+        config = demo_config(load_config(config_path), seed=seed, rows=rows,
+                             state_dir=state_dir)
         _run(config, out, not no_prefect, json_out)
     except _errors() as e:
         raise click.ClickException(str(e)) from None

@@ -100,3 +100,23 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> DriftloopCo
         data = loaded or {}
     data.update({k: v for k, v in overrides.items() if v is not None})
     return DriftloopConfig.model_validate(data)
+
+
+DEMO_MODEL_NAME = "driftloop-demo"
+
+
+def demo_config(base: DriftloopConfig | None = None, *, seed: int = 7, rows: int = 30_000,
+                state_dir: str | Path | None = None) -> DriftloopConfig:
+    """The demo: a seeded Agrawal stream with two abrupt concept drifts, at 1/3 and 2/3 of it.
+
+    >>> demo_config(rows=9000).source.drift_rows
+    (3000, 6000)
+    """
+    third = rows // 3
+    return (base or DriftloopConfig()).with_updates(
+        source={"kind": "synthetic", "generator": "agrawal", "n_rows": rows,
+                "drift_rows": [third, 2 * third], "seed": seed},
+        registry={**(base or DriftloopConfig()).registry.model_dump(mode="json"),
+                  "model_name": DEMO_MODEL_NAME},
+        state_dir=str(state_dir) if state_dir is not None else None,
+    )

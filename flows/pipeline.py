@@ -164,7 +164,9 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
     source = make_source(config.source)
     task_kind = source.task
     registry = ModelRegistry(paths.tracking_uri, paths.artifacts, config.registry)
-    workspace = DriftWorkspace(paths.workspace, config.registry.model_name)
+    # snapshots off: no Evidently snapshot to store, so no workspace (it would reject them)
+    workspace = (DriftWorkspace(paths.workspace, config.registry.model_name)
+                 if config.data_drift.snapshots else None)
     template = make_model(config.model, task_kind)
     buffer, reservoir = make_memory(config.training)
     recorder = RunRecorder(task=task_kind, target=source.target,

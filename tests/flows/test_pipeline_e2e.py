@@ -1,0 +1,188 @@
+"""End to end: the demo stream through the Prefect flow with real MLflow, Evidently and River.
+
+One module-scoped run of the ``pipeline`` flow under Prefect's test harness; each test reads
+one property of that run. Drifts are at known rows (10,000 and 20,000 of 30,000).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pytest
+
+from flows.config import DriftloopConfig, demo_config
+from flows.settings import StatePaths
+from flows.summary import accuracy_around_drifts, first_detections
+
+pytestmark = pytest.mark.e2e
+
+MAX_CONCEPT_DELAY = 500  # rows between a true drift and the detector's signal
+RECOVERY_TOLERANCE = 0.07  # accuracy after recovery vs before the drift
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory,
+             prefect_harness: None) -> tuple[DriftloopConfig, dict[str, Any], Path, Any]:
+    from flows.pipeline import pipeline
+
+    tmp = tmp_path_factory.mktemp("demo")
+    config = demo_config(state_dir=tmp / "state")
+    state = pipeline(config, str(tmp / "out"), return_state=True)
+    assert state.is_completed(), state
+    return config, state.result(), tmp / "out", state
+
+
+def test_flow_ran_every_step_as_a_prefect_task(demo_run: Any) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    *_, state = demo_run
+
+    async def names() -> list[str]:
+        async with get_client() as client:
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
+                limit=200,
+            )
+            return [r.name for r in runs]
+
+    import asyncio
+
+    got = asyncio.run(names())
+    for step in ("monitor-window", "learn-from-labels", "retrain", "register", "gate-and-promote"):
+        assert any(n.startswith(step) for n in got), f"no {step!r} task run in {sorted(set(got))}"
+
+
+def test_each_drift_is_detected_within_a_bounded_delay(demo_run: Any) -> None:
+    _, summary, *_ = demo_run
+    assert summary["true_drift_rows"] == [10_000, 20_000]
+    for d in first_detections(summary):
+        assert d["detected_row"] is not None, f"drift at {d['true_row']} missed"
+        assert 0 <= d["delay"] <= MAX_CONCEPT_DELAY, d
+        assert d["kind"] == "concept"
+
+
+def test_nothing_is_detected_before_the_first_drift(demo_run: Any) -> None:
+    _, summary, *_ = demo_run
+    first = summary["true_drift_rows"][0]
+    assert [e for e in summary["drift_events"] if e["row"] < first] == []
+    assert [r for r in summary["retrains"] if r["window"] is not None and r["row"] < first] == []
+    early = [w for w in summary["windows"] if w["end"] <= first]
+    assert early and all(w["decision"] == "none" for w in early)
+
+
+def test_a_retrain_is_promoted_after_each_drift(demo_run: Any) -> None:
+    _, summary, *_ = demo_run
+    drifts = summary["true_drift_rows"] + [summary["rows"]]
+    for lo, hi in zip(drifts, drifts[1:], strict=False):
+        promoted = [r for r in summary["retrains"] if lo <= r["row"] < hi and r["promoted"]]
+        assert promoted, f"no promotion between rows {lo} and {hi}"
+        first = promoted[0]
+        assert first["challenger_score"] > first["champion_score"] + 0.1
+        assert first["trigger"]["kind"] in ("concept", "performance", "data")
+
+
+def test_accuracy_recovers_to_near_the_pre_drift_level(demo_run: Any) -> None:
+    _, summary, *_ = demo_run
+    for a in accuracy_around_drifts(summary):
+        assert a["after"] < a["before"] - 0.1, a  # the drift really hurt
+        assert a["recovered"] >= a["before"] - RECOVERY_TOLERANCE, a
+    assert summary["prequential_accuracy"] > 0.8
+
+
+def test_champion_alias_loads_and_predicts(demo_run: Any) -> None:
+    from deploy.champion import load_champion
+    from monitors.sources import SyntheticSource, SyntheticStreamConfig
+
+    config, summary, *_ = demo_run
+    champ = load_champion(summary["tracking_uri"], config.registry.model_name)
+    assert champ.version == summary["champion_version"] == summary["registered_versions"][-1]
+    # fresh rows of the last concept, from another seed
+    src = config.source
+    fresh = SyntheticSource(SyntheticStreamConfig(
+        generator="agrawal", n_rows=2000, drift_rows=(),
+        concepts=src.resolved_concepts[-1:], seed=src.seed + 100, noise=0.0)).frame()
+    X, y = fresh.drop(columns=["y"]), fresh["y"].to_numpy()
+    acc = float(np.mean(champ.predict(X) == y))
+    assert acc > 0.85, acc
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(summary["tracking_uri"])
+    try:
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{config.registry.model_name}@champion")
+        assert np.array_equal(np.asarray(pyfunc.predict(X)), champ.predict(X))
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def test_mlflow_runs_record_the_drift_that_triggered_them(demo_run: Any) -> None:
+    from mlflow import MlflowClient
+
+    config, summary, *_ = demo_run
+    client = MlflowClient(tracking_uri=summary["tracking_uri"])
+    name = config.registry.model_name
+    drift_retrains = [r for r in summary["retrains"] if r["window"] is not None]
+    assert drift_retrains
+    r = drift_retrains[0]
+    mv = client.get_model_version(name, str(r["version"]))
+    assert mv.tags["driftloop.trigger"] == r["trigger"]["kind"]
+    assert int(mv.tags["driftloop.drift_row"]) == r["trigger"]["row"]
+    assert mv.tags["driftloop.drift_detector"] == "ADWIN"
+    run = client.get_run(r["run_id"])
+    assert run.data.params["drift.row"] == str(r["trigger"]["row"])
+    assert run.data.params["family"] == "sklearn"
+    assert "gate.challenger_score" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(r["run_id"])}
+    assert "drift_context.json" in artifacts
+    reports = [a.path for a in client.list_artifacts(r["run_id"], "reports")]
+    assert reports and reports[0].endswith(".html")
+    html = Path(client.download_artifacts(r["run_id"], reports[0])).read_text(errors="ignore")
+    assert "root_metric" in html and "salary" in html  # an Evidently report of the window
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(summary["tracking_uri"])
+    try:
+        info = mlflow.models.get_model_info(f"models:/{name}/{r['version']}")
+        assert info.signature is not None and info.signature.inputs is not None
+        assert info.saved_input_example_info is not None
+    finally:
+        mlflow.set_tracking_uri(previous)
+    # the aliases: champion on the last promoted version, challenger on the last trained one
+    assert int(client.get_model_version_by_alias(name, "champion").version) == summary["champion_version"]
+    assert int(client.get_model_version_by_alias(name, "challenger").version) == summary["registered_versions"][-1]
+
+
+def test_every_window_is_an_evidently_snapshot_in_the_workspace(demo_run: Any) -> None:
+    from monitors.data_drift import DriftWorkspace
+
+    config, summary, *_ = demo_run
+    ws = DriftWorkspace(StatePaths.at(config.state_dir).workspace, config.registry.model_name)
+    assert len(ws.snapshot_ids()) == len(summary["windows"]) == 28
+
+
+def test_outputs_are_written(demo_run: Any) -> None:
+    _, summary, out, _ = demo_run
+    assert json.loads((out / "summary.json").read_text()) == summary
+    assert (out / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for key in ("rows", "windows", "drift_events", "retrains", "prequential_accuracy", "elapsed_s"):
+        assert key in summary
+    assert summary["rows"] == 30_000 and summary["labelled_rows"] == 28_000
+    w = summary["windows"][0]
+    assert {"start", "end", "data_drift_share", "features", "accuracy", "f1"} <= set(w)
+    assert set(w["features"]["salary"]) == {"score", "method", "threshold", "drifted"}
+
+
+def test_a_stream_without_drift_yields_no_retrain(tmp_path: Path) -> None:
+    from flows.pipeline import run_stream
+
+    config = demo_config(state_dir=tmp_path / "state", rows=20_000).with_updates(
+        source={"kind": "synthetic", "generator": "agrawal", "n_rows": 20_000,
+                "drift_rows": [], "seed": 11})
+    summary = run_stream(config, tmp_path / "out")
+    assert [r["trigger"]["kind"] for r in summary["retrains"]] == ["initial"]
+    assert summary["registered_versions"] == [1]
+    assert all(w["decision"] in ("none", "dismissed", "pending") for w in summary["windows"])
+    assert summary["prequential_accuracy"] > 0.9
