@@ -29,13 +29,13 @@ demo: install
 	$(VENV)/bin/driftloop demo --out .driftloop/demo
 
 test: install-dev
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" --doctest-modules monitors models flows deploy tests $(PYTEST_ARGS)
 
 test-slow: install-dev
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 test-all: install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --doctest-modules monitors models flows deploy tests $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -94,7 +94,7 @@ def test_accuracy_recovers_to_near_the_pre_drift_level(demo_run: Any) -> None:
     assert summary["prequential_accuracy"] > 0.8
 
 
-def test_champion_alias_loads_and_predicts(demo_run: Any) -> None:
+def test_champion_alias_loads_and_predicts(demo_run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from deploy.champion import load_champion
     from monitors.sources import SyntheticSource, SyntheticStreamConfig
 
@@ -110,16 +110,13 @@ def test_champion_alias_loads_and_predicts(demo_run: Any) -> None:
     acc = float(np.mean(champ.predict(X) == y))
     assert acc > 0.85, acc
 
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(summary["tracking_uri"])
-    try:
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{config.registry.model_name}@champion")
-        assert np.array_equal(np.asarray(pyfunc.predict(X)), champ.predict(X))
-    finally:
-        mlflow.set_tracking_uri(previous)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", summary["tracking_uri"])
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{config.registry.model_name}@champion")
+    assert np.array_equal(np.asarray(pyfunc.predict(X)), champ.predict(X))
 
 
-def test_mlflow_runs_record_the_drift_that_triggered_them(demo_run: Any) -> None:
+def test_mlflow_runs_record_the_drift_that_triggered_them(
+        demo_run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow import MlflowClient
 
     config, summary, *_ = demo_run
@@ -142,14 +139,10 @@ def test_mlflow_runs_record_the_drift_that_triggered_them(demo_run: Any) -> None
     assert reports and reports[0].endswith(".html")
     html = Path(client.download_artifacts(r["run_id"], reports[0])).read_text(errors="ignore")
     assert "root_metric" in html and "salary" in html  # an Evidently report of the window
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(summary["tracking_uri"])
-    try:
-        info = mlflow.models.get_model_info(f"models:/{name}/{r['version']}")
-        assert info.signature is not None and info.signature.inputs is not None
-        assert info.saved_input_example_info is not None
-    finally:
-        mlflow.set_tracking_uri(previous)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", summary["tracking_uri"])
+    info = mlflow.models.get_model_info(f"models:/{name}/{r['version']}")
+    assert info.signature is not None and info.signature.inputs is not None
+    assert info.saved_input_example_info is not None
     # the aliases: champion on the last promoted version, challenger on the last trained one
     assert int(client.get_model_version_by_alias(name, "champion").version) == summary["champion_version"]
     assert int(client.get_model_version_by_alias(name, "challenger").version) == summary["registered_versions"][-1]

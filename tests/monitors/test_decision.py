@@ -136,3 +136,33 @@ def test_config_rejects_bad_values() -> None:
         DecisionConfig(data_drift_share=1.5)
     with pytest.raises(ValueError, match="cooldwn_rows"):
         DecisionConfig(cooldwn_rows=3)  # type: ignore[call-arg]
+
+
+def test_refresh_retrain_once_the_new_concept_has_enough_labels() -> None:
+    cfg = DecisionConfig(refresh_rows=1500, cooldown_rows=0, min_labelled_rows=100)
+    d = RetrainDecider(cfg, "classification")
+    d.set_baseline(0.85, row=11_000, trained_since=10_000)  # trained on rows 10,000..11,000
+    feed(d, 10_000, 11_000, 0.15)
+    feed(d, 11_000, 11_400, 0.15)
+    dec = d.decide(Window(0, 11_000, 11_400), signals=[], performance=NO_PERF, data_drift_share=0.0)
+    assert dec.status == "none"  # 1,400 rows of the new concept: not yet
+    feed(d, 11_400, 12_000, 0.15)
+    dec = d.decide(Window(1, 11_400, 12_000), signals=[], performance=NO_PERF, data_drift_share=0.0)
+    assert dec.retrain and dec.trigger.kind == "refresh" and dec.trigger.since_row == 10_000
+    d.notify_retrain(12_000)
+    feed(d, 12_000, 16_000, 0.15)
+    dec = d.decide(Window(2, 12_000, 16_000), signals=[], performance=NO_PERF, data_drift_share=0.0)
+    assert dec.status == "none"  # only once per drift
+
+
+def test_no_refresh_without_a_drift_or_when_disabled() -> None:
+    d = RetrainDecider(DecisionConfig(refresh_rows=None, cooldown_rows=0), "classification")
+    d.set_baseline(0.85, row=11_000, trained_since=10_000)
+    feed(d, 10_000, 20_000, 0.15)
+    assert d.decide(Window(0, 19_000, 20_000), signals=[], performance=NO_PERF,
+                    data_drift_share=0.0).status == "none"
+    d = RetrainDecider(DecisionConfig(cooldown_rows=0), "classification")
+    d.set_baseline(0.85, row=2_000)
+    feed(d, 0, 20_000, 0.15)
+    assert d.decide(Window(0, 19_000, 20_000), signals=[], performance=NO_PERF,
+                    data_drift_share=0.0).status == "none"
