@@ -5,8 +5,8 @@ Three triggers, each recorded with its row, method and details:
 - **concept**: the River detector flagged a drift in the error stream;
 - **performance**: a window's labelled score fell below the champion's baseline by more than
   ``performance_tolerance``;
-- **data**: Evidently's share of drifted features reached ``data_drift_share`` *and* the
-  score fell by more than ``data_drift_tolerance`` (data drift alone does not retrain: a
+- **data**: Evidently flagged dataset drift (the share of drifted features reached
+  ``data_drift.drift_share``) *and* the score fell by more than ``data_drift_tolerance`` (data drift alone does not retrain: a
   feature shift the model handles well is not worth a new model).
 
 A trigger becomes a retrain only when the cooldown since the last retrain has passed, at
@@ -47,7 +47,6 @@ class DecisionConfig(BaseModel):
 
     on_concept_drift: bool = True
     performance_tolerance: float = Field(0.05, ge=0)
-    data_drift_share: float = Field(0.5, gt=0, le=1)
     data_drift_tolerance: float = Field(0.02, ge=0)
     confirm_drop: float = Field(0.02, ge=0)
     confirm_within_rows: int = Field(3000, gt=0)
@@ -174,6 +173,7 @@ class RetrainDecider:
         signals: list[DetectorSignal],
         performance: Performance,
         data_drift_share: float | None,
+        dataset_drift: bool = False,
         warning_start: int | None = None,
     ) -> Decision:
         cfg = self.config
@@ -201,7 +201,7 @@ class RetrainDecider:
                 new.append(Trigger("performance", window.end - 1, "performance_drop",
                                    window.start, details))
                 reasons.append(f"performance dropped by {drop:.3f} (> {cfg.performance_tolerance})")
-            if data_drift_share is not None and data_drift_share >= cfg.data_drift_share:
+            if dataset_drift and data_drift_share is not None:
                 if drop > cfg.data_drift_tolerance:
                     new.append(Trigger("data", window.end - 1, "data_drift_share", window.start,
                                        {**details, "share_drifted": data_drift_share}))
@@ -209,7 +209,7 @@ class RetrainDecider:
                 else:
                     reasons.append(f"data drift share {data_drift_share:.2f} but no performance "
                                    f"drop ({drop:.3f} <= {cfg.data_drift_tolerance}): no retrain")
-        elif data_drift_share is not None and data_drift_share >= cfg.data_drift_share:
+        elif dataset_drift and data_drift_share is not None:
             reasons.append(f"data drift share {data_drift_share:.2f}, no labelled performance yet "
                            "to confirm it: no retrain")
 

@@ -152,6 +152,7 @@ class WindowMonitor:
             signals=signals,
             performance=perf,
             data_drift_share=None if dd is None else dd.share_drifted,
+            dataset_drift=dd is not None and dd.dataset_drift,
             warning_start=self.concept.warning_start_,
         )
         return WindowReport(window, checked, labelled, perf, tuple(signals), dd, decision, t)

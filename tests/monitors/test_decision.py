@@ -95,13 +95,14 @@ def test_performance_drop_beyond_tolerance_triggers_without_a_detector() -> None
 def test_data_drift_alone_does_not_retrain_but_with_a_drop_it_does() -> None:
     cfg = DecisionConfig(performance_tolerance=0.2, data_drift_tolerance=0.02, cooldown_rows=0,
                          min_labelled_rows=100)
+    kw = {"data_drift_share": 0.8, "dataset_drift": True}
     d = RetrainDecider(cfg, "classification")
     d.set_baseline(0.9, 0)
     e = feed(d, 0, 1000, 0.1)
-    dec = d.decide(Window(0, 0, 1000), signals=[], performance=perf_of(e), data_drift_share=0.8)
+    dec = d.decide(Window(0, 0, 1000), signals=[], performance=perf_of(e), **kw)
     assert not dec.retrain and "no retrain" in " ".join(dec.reasons)
     e = feed(d, 1000, 2000, 0.16)
-    dec = d.decide(Window(1, 1000, 2000), signals=[], performance=perf_of(e), data_drift_share=0.8)
+    dec = d.decide(Window(1, 1000, 2000), signals=[], performance=perf_of(e), **kw)
     assert dec.retrain and dec.trigger.kind == "data"
     assert dec.trigger.details["share_drifted"] == 0.8
 
@@ -132,8 +133,8 @@ def test_regression_drop_is_relative_mae() -> None:
 
 
 def test_config_rejects_bad_values() -> None:
-    with pytest.raises(ValueError, match="data_drift_share"):
-        DecisionConfig(data_drift_share=1.5)
+    with pytest.raises(ValueError, match="performance_tolerance"):
+        DecisionConfig(performance_tolerance=-0.1)
     with pytest.raises(ValueError, match="cooldwn_rows"):
         DecisionConfig(cooldwn_rows=3)  # type: ignore[call-arg]
 
