@@ -37,6 +37,9 @@ test-slow: install-dev
 test-all: install-dev
 	$(PY) -m pytest --doctest-modules monitors models flows deploy tests $(PYTEST_ARGS)
 
+bench: install-dev
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

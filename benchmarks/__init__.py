@@ -1,0 +1,1 @@
+"""driftloop benchmark harness: `make bench` or `driftloop bench` (see README)."""
