@@ -13,6 +13,8 @@ received:
 
 from __future__ import annotations
 
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +75,44 @@ class DriftloopConfig(BaseModel):
         return DriftloopConfig.model_validate(data)
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The config sections an annotation can hold (through Annotated, Optional and unions)."""
+    if typing.get_origin(annotation) in (typing.Annotated, typing.Union, types.UnionType):
+        return [m for a in typing.get_args(annotation) for m in _models_in(a)]
+    return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+
+
+def _locate(loc: tuple[Any, ...]) -> tuple[str, type[BaseModel] | None]:
+    """The key path as written in the file (union tags such as ``file`` left out) and the
+    section it points into, when there is exactly one."""
+    candidates: list[type[BaseModel]] = [DriftloopConfig]
+    path: list[str] = []
+    for part in (str(p) for p in loc):
+        if part.startswith(("function-", "tagged")):
+            continue
+        tagged = [m for m in candidates if "kind" in m.model_fields
+                  and m.model_fields["kind"].default == part]
+        if len(candidates) > 1 and tagged:  # the discriminator's tag, not a key
+            candidates = tagged
+            continue
+        path.append(part)
+        candidates = [s for m in candidates if part in m.model_fields
+                      for s in _models_in(m.model_fields[part].annotation)]
+    return ".".join(path), candidates[0] if len(candidates) == 1 else None
+
+
 def format_validation_error(e: pydantic.ValidationError) -> str:
     lines = [f"Invalid driftloop configuration ({e.error_count()} problem(s)):"]
     for err in e.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged")))
+        loc, _ = _locate(tuple(err["loc"]))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":  # an unknown key: list the valid ones
+            _, section = _locate(tuple(err["loc"])[:-1])
+            if section is not None:
+                msg = f"unknown key; valid keys are {list(section.model_fields)}"
         received = err.get("input")
         shown = "" if isinstance(received, dict) else f" (got {received!r})"
-        lines.append(f"  {loc or '<root>'}: {err['msg']}{shown}")
+        lines.append(f"  {loc or '<root>'}: {msg}{shown}")
     return "\n".join(lines)
 
 

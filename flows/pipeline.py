@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -30,6 +31,7 @@ from models.registry import ModelRegistry, RegisteredVersion
 from models.training import TrainingSet, build_training_set, make_memory, train_challenger
 from monitors.data_drift import DriftWorkspace
 from monitors.decision import Decision
+from monitors.errors import ValidationError
 from monitors.labels import LabelledRows
 from monitors.monitor import WindowMonitor, WindowReport
 from monitors.sources import make_source
@@ -153,6 +155,32 @@ def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegi
     return gate
 
 
+def _infer_schema(features: pd.DataFrame, categorical: tuple[str, ...], *, csv: bool) -> Schema:
+    """The schema of the warm-up rows.
+
+    One bad cell makes pandas read a CSV column as text in its whole chunk (warm-up included);
+    a CSV text column whose values are (nearly) all numbers is numeric, so that the validator
+    quarantines the bad cells, instead of a category per distinct number. The rows with such
+    cells are left out of the inference (validation quarantines them). Other sources keep
+    their types. A frame no schema fits (e.g. a date column) is a ValidationError.
+    """
+    bad = pd.Series(False, index=features.index)
+    for col in features.columns if csv else ():
+        values = features[col]
+        if col in categorical or values.dtype != object:
+            continue
+        parsed = pd.to_numeric(values, errors="coerce")
+        not_number = parsed.isna() & values.notna()
+        if values.notna().any() and not_number.sum() <= 0.01 * values.notna().sum():
+            features = features.assign(**{col: parsed})
+            bad |= not_number
+    try:
+        return Schema.infer(features[~bad], categorical=categorical)
+    except ValueError as e:
+        raise ValidationError(f"Cannot infer the feature schema from the warm-up rows "
+                              f"{features.index.min()}..{features.index.max()}: {e}") from e
+
+
 def run_stream(config: DriftloopConfig, out_dir: str | Path,
                steps: Steps = PLAIN_STEPS) -> dict[str, Any]:
     """Run a whole stream through the loop and return the JSON summary."""
@@ -175,7 +203,8 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
 
     # 1. the labelled history trains the first champion
     history, rest = split_stream(source.batches(config.window.size), config.window.warmup_rows)
-    schema = Schema.infer(history.features, categorical=tuple(source.categorical_features))
+    schema = _infer_schema(history.features, tuple(source.categorical_features),
+                           csv=getattr(source, "format", None) == "csv")
     monitor = WindowMonitor(
         task=task_kind, schema=schema, label_delay=source.label_delay,
         validation=config.validation, data_drift=config.data_drift,
