@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -31,7 +30,6 @@ from models.registry import ModelRegistry, RegisteredVersion
 from models.training import TrainingSet, build_training_set, make_memory, train_challenger
 from monitors.data_drift import DriftWorkspace
 from monitors.decision import Decision
-from monitors.errors import ValidationError
 from monitors.labels import LabelledRows
 from monitors.monitor import WindowMonitor, WindowReport
 from monitors.sources import make_source
@@ -100,14 +98,38 @@ def register(registry: ModelRegistry, challenger: DriftModel, ts: TrainingSet,
 @task(name="gate-and-promote", retries=2, retry_delay_seconds=2, **_TASK)
 def gate_and_promote(registry: ModelRegistry, version: RegisteredVersion,
                      champion: DriftModel | None, challenger: DriftModel, ts: TrainingSet,
-                     config: DriftloopConfig) -> GateResult:
-    """Challenger vs champion on the most recent labelled holdout; promote if better."""
-    gate = evaluate_gate(champion, challenger, ts.X_holdout, ts.y_holdout, config.gate)
+                     config: DriftloopConfig,
+                     champion_predictions: Any = None) -> GateResult:
+    """Challenger vs champion on the most recent labelled holdout; promote if better.
+
+    An online champion is scored on what it served for the holdout rows (it has learnt them
+    since), see :func:`models.gate.evaluate_gate`.
+    """
+    gate = evaluate_gate(champion, challenger, ts.X_holdout, ts.y_holdout, config.gate,
+                         champion_predictions=champion_predictions)
     registry.record_gate(version.version, gate.champion_score, gate.challenger_score,
                          gate.promoted, gate.reason)
     if gate.promoted:
         registry.promote(version.version, gate.reason)
     return gate
+
+
+@task(name="checkpoint-online-champion", retries=2, retry_delay_seconds=2, **_TASK)
+def checkpoint_online_champion(registry: ModelRegistry, champion: DriftModel,
+                               X_example: Any, config: DriftloopConfig,
+                               context: dict[str, Any], reason: str) -> RegisteredVersion:
+    """Register what an online champion has learnt since its last version and move
+    ``champion`` to it, so the served alias is the model that is really serving."""
+    version = registry.log_training(
+        champion, X_example=X_example,
+        params={"family": config.model.family,
+                "estimator": config.model.estimator_name(champion.task),
+                "strategy": "online"},
+        metrics={}, drift_context=context, report_html=None,
+        run_name=f"checkpoint-row{context.get('row')}",
+    )
+    registry.promote(version.version, reason)
+    return version
 
 
 class Steps(NamedTuple):
@@ -116,9 +138,11 @@ class Steps(NamedTuple):
     retrain: Callable[..., tuple[DriftModel, TrainingSet]]
     register: Callable[..., RegisteredVersion]
     gate_and_promote: Callable[..., GateResult]
+    checkpoint_online_champion: Callable[..., RegisteredVersion]
 
 
-PREFECT_STEPS = Steps(monitor_window, learn_from_labels, retrain, register, gate_and_promote)
+PREFECT_STEPS = Steps(monitor_window, learn_from_labels, retrain, register, gate_and_promote,
+                      checkpoint_online_champion)
 PLAIN_STEPS = Steps(*(t.fn for t in PREFECT_STEPS))
 
 
@@ -128,6 +152,28 @@ PLAIN_STEPS = Steps(*(t.fn for t in PREFECT_STEPS))
 class _Serving:
     model: DriftModel | None = None
     version: int | None = None
+    #: labelled rows an online champion has learnt since its version was registered
+    learnt_since_version: int = 0
+
+    @property
+    def online(self) -> bool:
+        return bool(getattr(self.model, "learns_online", False))
+
+
+def _checkpoint(steps: Steps, registry: ModelRegistry, serving: _Serving,
+                recorder: RunRecorder, config: DriftloopConfig, X_example: Any, row: int,
+                why: str) -> None:
+    """An online champion that has learnt since its version: register its current state."""
+    if not (serving.online and serving.learnt_since_version and serving.model is not None):
+        return
+    reason = (f"online champion v{serving.version} checkpointed at row {row} after learning "
+              f"{serving.learnt_since_version} labelled rows ({why})")
+    context = {"trigger": "online-checkpoint", "kind": "online-checkpoint", "row": row,
+               "method": "online", "previous_version": serving.version}
+    version = steps.checkpoint_online_champion(registry, serving.model, X_example, config,
+                                               context, reason)
+    recorder.add_checkpoint(row=row, version=version, previous=serving.version, reason=reason)
+    serving.version, serving.learnt_since_version = version.version, 0
 
 
 def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegistry,
@@ -142,43 +188,25 @@ def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegi
     if result is not None and monitor.workspace is not None:
         html = monitor.workspace.save_html(result, out_dir / "reports" / f"window-{result.window.index}.html")
     version = steps.register(registry, challenger, ts, config, context, html)
-    gate = steps.gate_and_promote(registry, version, serving.model, challenger, ts, config)
+    served = None
+    if serving.online:
+        served = monitor.served_predictions(ts.X_holdout.index.to_numpy())
+    gate = steps.gate_and_promote(registry, version, serving.model, challenger, ts, config,
+                                  served)
     recorder.add_retrain(row=row, window=window, version=version, gate=gate,
                          champion_version=serving.version, trigger=context,
                          n_train=len(ts.y_train), n_replay=ts.n_replay, reasons=reasons)
     monitor.on_retrain(row)
     if gate.promoted:
         serving.model, serving.version = challenger, version.version
+        serving.learnt_since_version = 0
         drift_start = since_row if context.get("kind") not in ("initial", "refresh") else None
         monitor.on_promotion(ts.X_train, challenger.predict(ts.X_train),
                              gate.challenger_score, row, trained_since=drift_start)
+    else:
+        _checkpoint(steps, registry, serving, recorder, config, ts.X_holdout.head(5), row,
+                    "kept by the gate")
     return gate
-
-
-def _infer_schema(features: pd.DataFrame, categorical: tuple[str, ...], *, csv: bool) -> Schema:
-    """The schema of the warm-up rows.
-
-    One bad cell makes pandas read a CSV column as text in its whole chunk (warm-up included);
-    a CSV text column whose values are (nearly) all numbers is numeric, so that the validator
-    quarantines the bad cells, instead of a category per distinct number. The rows with such
-    cells are left out of the inference (validation quarantines them). Other sources keep
-    their types. A frame no schema fits (e.g. a date column) is a ValidationError.
-    """
-    bad = pd.Series(False, index=features.index)
-    for col in features.columns if csv else ():
-        values = features[col]
-        if col in categorical or values.dtype != object:
-            continue
-        parsed = pd.to_numeric(values, errors="coerce")
-        not_number = parsed.isna() & values.notna()
-        if values.notna().any() and not_number.sum() <= 0.01 * values.notna().sum():
-            features = features.assign(**{col: parsed})
-            bad |= not_number
-    try:
-        return Schema.infer(features[~bad], categorical=categorical)
-    except ValueError as e:
-        raise ValidationError(f"Cannot infer the feature schema from the warm-up rows "
-                              f"{features.index.min()}..{features.index.max()}: {e}") from e
 
 
 def run_stream(config: DriftloopConfig, out_dir: str | Path,
@@ -203,8 +231,8 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
 
     # 1. the labelled history trains the first champion
     history, rest = split_stream(source.batches(config.window.size), config.window.warmup_rows)
-    schema = _infer_schema(history.features, tuple(source.categorical_features),
-                           csv=getattr(source, "format", None) == "csv")
+    schema = Schema.infer(history.features, categorical=tuple(source.categorical_features),
+                          numeric_text=0.99)
     monitor = WindowMonitor(
         task=task_kind, schema=schema, label_delay=source.label_delay,
         validation=config.validation, data_drift=config.data_drift,
@@ -230,6 +258,8 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
         report = steps.monitor_window(monitor, window, batch, serving.model)
         rows = window.end
         steps.learn_from_labels(buffer, serving.model, report.labelled)
+        if serving.online:
+            serving.learnt_since_version += len(report.labelled)
         recorder.add_window(report, serving.version)
         decision: Decision = report.decision
         if decision.retrain and decision.trigger is not None:
@@ -248,8 +278,10 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
             log.info("window %s: retrained (%s at row %s) -> %s", window.index, trig.kind,
                      trig.row, "promoted" if gate.promoted else "kept champion")
 
-    # 3. labels still in flight arrive after the end
+    # 3. labels still in flight arrive after the end; the served champion is registered
     monitor.finish()
+    _checkpoint(steps, registry, serving, recorder, config, history.features.head(5), rows,
+                "end of stream")
     elapsed = time.perf_counter() - t_start
     summary = recorder.to_dict(
         rows=rows, prequential=monitor.prequential.value, labelled=monitor.prequential.n,

@@ -46,6 +46,7 @@ class RunRecorder:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     retrains: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
     versions: list[int] = field(default_factory=list)
 
     def add_window(self, report: WindowReport, champion_version: int | None) -> None:
@@ -99,6 +100,14 @@ class RunRecorder:
             "n_train": n_train, "n_replay": n_replay, "reasons": reasons,
         })
 
+    def add_checkpoint(self, *, row: int, version: RegisteredVersion, previous: int | None,
+                       reason: str) -> None:
+        """An online champion's learnt state registered as a new version (and champion)."""
+        self.versions.append(version.version)
+        self.checkpoints.append({"row": row, "version": version.version,
+                                 "previous_version": previous, "run_id": version.run_id,
+                                 "reason": reason})
+
     def to_dict(self, *, rows: int, prequential: float | None, labelled: int,
                 quarantined: int, elapsed_s: float, extra: dict[str, Any]) -> dict[str, Any]:
         key = "prequential_accuracy" if self.task == "classification" else "prequential_mae"
@@ -108,7 +117,8 @@ class RunRecorder:
             key: prequential, "labelled_rows": labelled, "quarantined_rows": quarantined,
             "windows": self.windows, "drift_events": self.drift_events,
             "drift_warnings": self.warnings, "decisions": self.decisions,
-            "retrains": self.retrains, "registered_versions": self.versions,
+            "retrains": self.retrains, "checkpoints": self.checkpoints,
+            "registered_versions": self.versions,
             "elapsed_s": elapsed_s, **extra,
         }
         if self.task == "classification":

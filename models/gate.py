@@ -57,8 +57,15 @@ def evaluate_gate(
     X_holdout: pd.DataFrame,
     y_holdout: np.ndarray,
     config: GateConfig,
+    *,
+    champion_predictions: np.ndarray | None = None,
 ) -> GateResult:
-    """Score both models on the holdout and decide whether the challenger is promoted."""
+    """Score both models on the holdout and decide whether the challenger is promoted.
+
+    ``champion_predictions``: what the champion predicted for the holdout rows *when it
+    served them*. Pass it for a champion that learns online: it has since learnt those very
+    rows, so predicting them again would score it on its own training data.
+    """
     y = np.asarray(y_holdout)
     if len(y) == 0:
         raise InvalidDataError(
@@ -79,13 +86,21 @@ def evaluate_gate(
             "promoted (promote_first)" if promoted else "kept out (promote_first=False)"
         )
     else:
-        champion_score = score(task, y, champion.predict(X_holdout))
+        served = champion.predict(X_holdout) if champion_predictions is None else champion_predictions
+        if len(served) != len(y):
+            raise InvalidDataError(
+                f"champion_predictions has {len(served)} values for {len(y)} holdout rows; pass "
+                "one served prediction per holdout row."
+            )
+        champion_score = score(task, y, np.asarray(served))
         gain = challenger_score - champion_score
         promoted = gain >= config.margin - _TOLERANCE
         verdict = "meets" if promoted else "is below"
         reason = (
             f"challenger {metric}={challenger_score:.4f} vs champion {champion_score:.4f}: "
             f"gain {gain:+.4f} {verdict} the margin {config.margin:.4f} on {len(y)} holdout rows"
+            + (" (champion scored on its served predictions)" if champion_predictions is not None
+               else "")
         )
     return GateResult(
         champion_score=champion_score,

@@ -11,7 +11,7 @@ class SourceError(MonitorError):
     """A stream source could not be read (missing file, unreadable format, bad column)."""
 
 
-class ValidationError(MonitorError):
+class ValidationError(MonitorError, ValueError):
     """A batch failed validation: names the column(s) and the row range."""
 
     def __init__(self, message: str, *, columns: list[str] | None = None,

@@ -78,6 +78,7 @@ class WindowMonitor:
         workspace: DriftWorkspace | None = None,
         quarantine_dir: Path | None = None,
         keep_results: int = 8,
+        keep_served: int = 10_000,
     ) -> None:
         self.task = task
         self.schema = schema
@@ -90,6 +91,8 @@ class WindowMonitor:
         self.workspace = workspace
         self._recent: OrderedDict[int, DataDriftResult] = OrderedDict()
         self._keep = keep_results
+        self._served: list[tuple[np.ndarray, np.ndarray]] = []
+        self._keep_served = keep_served
         self.n_quarantined = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -163,9 +166,24 @@ class WindowMonitor:
         self._score_labels(labelled)
         return labelled
 
+    def served_predictions(self, rows: np.ndarray) -> np.ndarray | None:
+        """What was served for these (recently labelled) rows, or None if any is unknown."""
+        if not self._served:
+            return None
+        known_rows = np.concatenate([r for r, _ in self._served])
+        known_preds = np.concatenate([p for _, p in self._served])
+        order = np.argsort(known_rows)
+        pos = np.searchsorted(known_rows[order], rows)
+        pos = np.clip(pos, 0, len(order) - 1)
+        found = known_rows[order][pos] == rows
+        return known_preds[order][pos] if found.all() else None
+
     def _score_labels(self, labelled: LabelledRows) -> list[DetectorSignal]:
         if not len(labelled):
             return []
+        self._served.append((labelled.rows, labelled.predictions))
+        while sum(len(r) for r, _ in self._served) - len(self._served[0][0]) > self._keep_served:
+            self._served.pop(0)
         row_losses = losses(self.task, labelled.y, labelled.predictions)
         self.prequential.add(row_losses)
         self.decider.observe_losses(labelled.rows, row_losses)

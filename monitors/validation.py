@@ -126,7 +126,8 @@ class Schema(BaseModel):
 
     @classmethod
     def infer(
-        cls, frame: pd.DataFrame, *, categorical: Sequence[str] = (), exclude: Sequence[str] = ()
+        cls, frame: pd.DataFrame, *, categorical: Sequence[str] = (), exclude: Sequence[str] = (),
+        numeric_text: float | None = None,
     ) -> Schema:
         """Infer the schema of the feature columns of ``frame``.
 
@@ -134,24 +135,35 @@ class Schema(BaseModel):
         ``categorical``; all other columns (strings, booleans, pandas categoricals) are
         categorical and their distinct values become the known categories. Columns with any
         missing value are nullable. Columns in ``exclude`` (e.g. the target) are left out.
+
+        ``numeric_text`` (e.g. 0.99): a text column whose non-missing values parse as numbers
+        at least this often is numeric, and the rows that do not parse are left out of the
+        inference. One bad cell makes pandas read a whole CSV chunk's column as text; without
+        this the column would become a category per distinct number, and the bad cell an
+        "unseen category" instead of a quarantined row.
+
+        >>> Schema.infer(pd.DataFrame({"x": ["1.5", "2", "abc"] * 40}), numeric_text=0.6).numeric
+        ('x',)
         """
         if isinstance(frame, Batch):  # a common slip: take its features
             frame = frame.features
+        if numeric_text is not None:
+            frame = _parse_numeric_text(frame, numeric_text, skip=(*categorical, *exclude))
         unknown = [c for c in [*categorical, *exclude] if c not in frame.columns]
         if unknown:
-            raise ValueError(
+            raise ValidationError(
                 f"Columns {unknown} passed to Schema.infer are not in the frame; "
                 f"its columns are {list(frame.columns)}."
             )
         cols = [str(c) for c in frame.columns if c not in set(exclude)]
         if not cols:
-            raise ValueError(
+            raise ValidationError(
                 "Schema.infer needs at least one feature column; the frame has "
                 f"none besides {list(exclude)}."
             )
         dates = [c for c in cols if pd.api.types.is_datetime64_any_dtype(frame[c])]
         if dates:
-            raise ValueError(
+            raise ValidationError(
                 f"Columns {dates} hold dates; a schema describes features. Pass them as the "
                 "stream's timestamp, or derive numeric features from them, or exclude=[...] them."
             )
@@ -174,6 +186,21 @@ class Schema(BaseModel):
             categories=categories,
             nullable=tuple(nullable),
         )
+
+
+def _parse_numeric_text(frame: pd.DataFrame, share: float, skip: Sequence[str]) -> pd.DataFrame:
+    """Parse mostly-numeric text columns as numbers; drop the rows whose cells do not parse."""
+    bad = pd.Series(False, index=frame.index)
+    for col in frame.columns:
+        values = frame[col]
+        if col in skip or values.dtype != object or not values.notna().any():
+            continue
+        parsed = pd.to_numeric(values, errors="coerce")
+        not_number = parsed.isna() & values.notna()
+        if not_number.sum() <= (1.0 - share) * values.notna().sum():
+            frame = frame.assign(**{col: parsed})
+            bad |= not_number
+    return frame[~bad] if bad.any() else frame
 
 
 class ValidationConfig(BaseModel):

@@ -105,3 +105,16 @@ def test_a_model_trained_on_the_current_concept_beats_a_stale_champion(make_data
     assert result.challenger_score > result.champion_score + 0.1
     # and the other way round the stale model is not promoted
     assert not evaluate_gate(challenger, champion, X_hold, y_hold, GateConfig()).promoted
+
+
+def test_online_champion_is_scored_on_what_it_served() -> None:
+    # the champion has since learnt the holdout (it would now predict it perfectly), but it
+    # served only 150 of the 200 rows right: that is its score, and the challenger wins
+    champion, challenger = correct(N), correct(170)
+    served = correct(150).predict(X)
+    gate = evaluate_gate(champion, challenger, X, Y, GateConfig(margin=0.01),
+                         champion_predictions=served)
+    assert gate.champion_score == pytest.approx(0.75) and gate.promoted
+    assert "served predictions" in gate.reason
+    with pytest.raises(InvalidDataError, match="one served prediction per holdout row"):
+        evaluate_gate(champion, challenger, X, Y, GateConfig(), champion_predictions=served[:10])
