@@ -111,7 +111,7 @@ def format_validation_error(e: pydantic.ValidationError) -> str:
             if section is not None:
                 msg = f"unknown key; valid keys are {list(section.model_fields)}"
         received = err.get("input")
-        shown = "" if isinstance(received, dict) else f" (got {received!r})"
+        shown = "" if isinstance(received, dict) or "Got " in msg else f" (got {received!r})"
         lines.append(f"  {loc or '<root>'}: {msg}{shown}")
     return "\n".join(lines)
 

@@ -21,7 +21,8 @@ A model retrained right after a drift has seen few rows of the new concept; once
 trains on them all.
 
 Losses are 0/1 (classification) or absolute errors (regression); drops are absolute error-rate
-increases for classification and relative MAE increases for regression.
+increases for classification and relative MAE increases for regression, which has its own
+thresholds (the ``*_mae`` keys: MAE on a window is much noisier than an error rate).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class DecisionConfig(BaseModel):
     min_labelled_rows: int = Field(500, gt=0)
     min_window_labels: int = Field(100, gt=0)
     cooldown_rows: int = Field(2000, ge=0)
+    performance_tolerance_mae: float = Field(0.25, ge=0)
+    data_drift_tolerance_mae: float = Field(0.10, ge=0)
+    confirm_drop_mae: float = Field(0.10, ge=0)
     baseline_rows: int = Field(1000, gt=0)
     use_warning_start: bool = True
     refresh_rows: int | None = Field(2500, gt=0)
@@ -146,7 +150,7 @@ class RetrainDecider:
             if len(rows_all) >= self.config.baseline_rows and self.pending_ is None:
                 live = float(loss_all[: self.config.baseline_rows].mean())
                 # a champion already degraded in its first rows keeps its holdout baseline
-                if self._drop(live) <= self.config.performance_tolerance:
+                if self._drop(live) <= self._tol("performance_tolerance"):
                     self.baseline_loss_ = live
                 self._baseline_live = True
 
@@ -157,6 +161,11 @@ class RetrainDecider:
         lo = np.concatenate(self._losses)
         m = r >= row
         return r[m], lo[m]
+
+    def _tol(self, name: str) -> float:
+        """A drop threshold for this task (regression uses the ``*_mae`` variant)."""
+        key = name if self.task == "classification" else f"{name}_mae"
+        return float(getattr(self.config, key))
 
     def _drop(self, loss: float) -> float:
         """How much worse ``loss`` is than the baseline (error-rate points or relative MAE)."""
@@ -197,18 +206,20 @@ class RetrainDecider:
             drop = self._drop(float(loss))  # type: ignore[arg-type]
             details = {"baseline_loss": self.baseline_loss_, "window_loss": loss, "drop": drop,
                        "labelled_rows": performance.n}
-            if drop > cfg.performance_tolerance:
+            tolerance = self._tol("performance_tolerance")
+            if drop > tolerance:
                 new.append(Trigger("performance", window.end - 1, "performance_drop",
                                    window.start, details))
-                reasons.append(f"performance dropped by {drop:.3f} (> {cfg.performance_tolerance})")
+                reasons.append(f"performance dropped by {drop:.3f} (> {tolerance})")
             if dataset_drift and data_drift_share is not None:
-                if drop > cfg.data_drift_tolerance:
+                if drop > self._tol("data_drift_tolerance"):
                     new.append(Trigger("data", window.end - 1, "data_drift_share", window.start,
                                        {**details, "share_drifted": data_drift_share}))
                     reasons.append(f"data drift share {data_drift_share:.2f} with a drop of {drop:.3f}")
                 else:
                     reasons.append(f"data drift share {data_drift_share:.2f} but no performance "
-                                   f"drop ({drop:.3f} <= {cfg.data_drift_tolerance}): no retrain")
+                                   f"drop ({drop:.3f} <= {self._tol('data_drift_tolerance')}): "
+                                   "no retrain")
         elif dataset_drift and data_drift_share is not None:
             reasons.append(f"data drift share {data_drift_share:.2f}, no labelled performance yet "
                            "to confirm it: no retrain")
@@ -245,14 +256,15 @@ class RetrainDecider:
 
         if pending.kind == "concept" and self.baseline_loss_ is not None:
             d = self._drop(float(loss_since.mean()))
-            if d < cfg.confirm_drop:
+            confirm = self._tol("confirm_drop")
+            if d < confirm:
                 if n >= cfg.confirm_within_rows:
                     self.pending_ = None
                     reasons.append(f"dismissed {pending.method} signal at row {pending.row}: "
-                                   f"loss since then is {d:+.3f} vs baseline (< {cfg.confirm_drop})")
+                                   f"loss since then is {d:+.3f} vs baseline (< {confirm})")
                     return Decision(window, "dismissed", tuple(reasons), pending, tuple(new))
                 reasons.append(f"unconfirmed: loss since row {pending.since_row} is {d:+.3f} vs "
-                               f"baseline, waiting for {cfg.confirm_drop}")
+                               f"baseline, waiting for {confirm}")
                 return Decision(window, "pending", tuple(reasons), pending, tuple(new))
             reasons.append(f"confirmed: loss since row {pending.since_row} is {d:+.3f} vs baseline")
 

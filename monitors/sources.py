@@ -34,7 +34,7 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from monitors.errors import SourceError
 from monitors.stream import Batch
@@ -904,7 +904,22 @@ class FileSource:
 # --------------------------------------------------------------------------------------------
 
 #: A source configuration; ``kind`` tells them apart (use as a pydantic field type).
-SourceConfig = Annotated[SyntheticStreamConfig | FileSourceConfig, Field(discriminator="kind")]
+def _source_kind(value: Any) -> str | None:
+    """The ``kind`` of a source mapping; without one, a mapping with a ``path`` is a file."""
+    if isinstance(value, Mapping):
+        kind = value.get("kind")
+        if kind is None:
+            return "file" if "path" in value else "synthetic"
+        return str(kind)
+    return getattr(value, "kind", None)
+
+
+#: A source configuration, picked by its ``kind`` (``"synthetic"`` or ``"file"``; a mapping
+#: without ``kind`` is a file when it has a ``path``, else a synthetic stream).
+SourceConfig = Annotated[
+    Annotated[SyntheticStreamConfig, Tag("synthetic")] | Annotated[FileSourceConfig, Tag("file")],
+    Discriminator(_source_kind),
+]
 
 
 @dataclass(frozen=True)

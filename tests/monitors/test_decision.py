@@ -121,8 +121,8 @@ def test_cooldown_holds_back_a_retrain() -> None:
 
 
 def test_regression_drop_is_relative_mae() -> None:
-    d = RetrainDecider(DecisionConfig(performance_tolerance=0.25, cooldown_rows=0,
-                                      min_labelled_rows=10), "regression")
+    d = RetrainDecider(DecisionConfig(performance_tolerance=0.9, performance_tolerance_mae=0.25,
+                                      cooldown_rows=0, min_labelled_rows=10), "regression")
     d.set_baseline(-2.0, 0)  # holdout MAE 2.0
     y = np.zeros(200)
     pred = np.full(200, 2.6)  # MAE 2.6: +30 %
