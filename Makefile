@@ -42,7 +42,7 @@ bench: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy monitors models flows deploy
 
 clean:
 	rm -rf .driftloop build *.egg-info

@@ -36,7 +36,7 @@ def run_parts(parts: list[str], *, quick: bool, out_dir: Path, data_dir: Path | 
         took = time.perf_counter() - t0
         print(result.get("markdown", ""), flush=True)
         sections.append(f"## {part}\n\n{result.get('markdown', '')}\n\n_{part} took {took:.0f} s._\n")
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (f"# driftloop benchmarks\n\nRun on {stamp} with `{command}` on {platform.node() or 'this machine'} "
               f"({platform.machine()}, Python {platform.python_version()})"
               f"{' in quick mode (not representative)' if quick else ''}.\n\n")

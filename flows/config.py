@@ -62,7 +62,7 @@ class DriftloopConfig(BaseModel):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> DriftloopConfig:  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> DriftloopConfig:
         try:
             return super().model_validate(obj, *args, **kwargs)
         except pydantic.ValidationError as e:

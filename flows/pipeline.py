@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.config import DriftloopConfig
@@ -30,16 +30,17 @@ from models.registry import ModelRegistry, RegisteredVersion
 from models.training import TrainingSet, build_training_set, make_memory, train_challenger
 from monitors.data_drift import DriftWorkspace
 from monitors.decision import Decision
+from monitors.errors import ValidationError
 from monitors.labels import LabelledRows
 from monitors.monitor import WindowMonitor, WindowReport
 from monitors.sources import make_source
 from monitors.stream import Batch, CountWindower, split_stream
 from monitors.validation import Schema
 
-_TASK = {"cache_policy": NO_CACHE, "persist_result": False}
+_TASK: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
-def _log() -> logging.Logger | logging.LoggerAdapter:  # type: ignore[type-arg]
+def _log() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     try:
         return get_run_logger()
     except Exception:  # outside a Prefect run
@@ -143,7 +144,7 @@ class Steps(NamedTuple):
 
 PREFECT_STEPS = Steps(monitor_window, learn_from_labels, retrain, register, gate_and_promote,
                       checkpoint_online_champion)
-PLAIN_STEPS = Steps(*(t.fn for t in PREFECT_STEPS))
+PLAIN_STEPS = Steps(*(cast(Task[..., Any], t).fn for t in PREFECT_STEPS))
 
 
 # -- the loop --------------------------------------------------------------------------------
@@ -241,6 +242,9 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
     )
     checked = monitor.validator.validate(history)
     monitor.n_quarantined += checked.n_quarantined
+    if checked.target is None:
+        raise ValidationError(f"The first {history.end} rows train the first model and need "
+                              f"labels, but the stream has no target column {source.target!r}.")
     buffer.add(checked.features, checked.target.to_numpy())
     serving = _Serving()
     _retrain_cycle(steps=steps, config=config, registry=registry, monitor=monitor,

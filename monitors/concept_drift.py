@@ -64,8 +64,8 @@ class ConceptDriftConfig(BaseModel):
     @model_validator(mode="after")
     def _check_params(self) -> ConceptDriftConfig:
         valid = [
-            p for p in inspect.signature(_detector_class(self.detector).__init__).parameters
-            if p not in ("self", "seed", "window")
+            p for p in inspect.signature(_detector_class(self.detector)).parameters
+            if p not in ("seed", "window")
         ]
         unknown = sorted(set(self.params) - set(valid))
         if unknown:
@@ -119,7 +119,7 @@ class ConceptDriftMonitor:
     def _reset(self) -> None:
         cls = _detector_class(self.config.detector)
         kwargs: dict[str, Any] = dict(self.config.params)
-        if "seed" in inspect.signature(cls.__init__).parameters:
+        if "seed" in inspect.signature(cls).parameters:
             kwargs["seed"] = self.config.seed
         self.detector_ = cls(**kwargs)
         self._in_warning = False

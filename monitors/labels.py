@@ -18,6 +18,7 @@ buffer honest under label delay: nothing is scored before its label would exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,7 +108,7 @@ class LabelJoiner:
         """Every row still waiting (the stream ended; its labels arrive after the end)."""
         return self._take(lambda idx: np.ones(len(idx), dtype=bool))
 
-    def _take(self, ready) -> LabelledRows:  # type: ignore[no-untyped-def]
+    def _take(self, ready: Callable[[np.ndarray], np.ndarray]) -> LabelledRows:
         if not self._features:
             return LabelledRows.empty()
         X = pd.concat(self._features) if len(self._features) > 1 else self._features[0]

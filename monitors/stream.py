@@ -129,16 +129,15 @@ class Batch:
         if len(batches) == 1:
             return batches[0]
 
-        def cat(parts: list[pd.Series] | list[pd.DataFrame]):  # type: ignore[no-untyped-def]
-            return pd.concat(parts)
+        def series(parts: list[pd.Series | None]) -> pd.Series | None:
+            kept = [p for p in parts if p is not None]
+            return pd.concat(kept) if len(kept) == len(parts) else None
 
-        has_t = batches[0].target is not None
-        has_ts = batches[0].timestamps is not None
         return Batch(
             start=batches[0].start,
-            features=cat([b.features for b in batches]),
-            target=cat([b.target for b in batches]) if has_t else None,  # type: ignore[misc]
-            timestamps=cat([b.timestamps for b in batches]) if has_ts else None,  # type: ignore[misc]
+            features=pd.concat([b.features for b in batches]),
+            target=series([b.target for b in batches]),
+            timestamps=series([b.timestamps for b in batches]),
         )
 
 
