@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, cast
 from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.config import DriftloopConfig
+from flows.config import ConfigError, DriftloopConfig
 from flows.settings import StatePaths
 from flows.summary import RunRecorder, plot_accuracy, render_table, write_json
 from models.base import DriftModel
@@ -27,7 +27,13 @@ from models.buffers import LabelledBuffer, Reservoir
 from models.families import make_model
 from models.gate import GateResult, evaluate_gate
 from models.registry import ModelRegistry, RegisteredVersion
-from models.training import TrainingSet, build_training_set, make_memory, train_challenger
+from models.training import (
+    NotEnoughDataError,
+    TrainingSet,
+    build_training_set,
+    make_memory,
+    train_challenger,
+)
 from monitors.data_drift import DriftWorkspace
 from monitors.decision import Decision
 from monitors.errors import ValidationError
@@ -70,9 +76,16 @@ def learn_from_labels(buffer: LabelledBuffer, champion: DriftModel,
 @task(name="retrain", **_TASK)
 def retrain(template: DriftModel, champion: DriftModel | None, buffer: LabelledBuffer,
             reservoir: Reservoir, config: DriftloopConfig,
-            since_row: int | None) -> tuple[DriftModel, TrainingSet]:
-    """Train a challenger on the recent labelled rows plus the replay sample."""
-    ts = build_training_set(buffer, reservoir, config.training, since_row=since_row)
+            since_row: int | None) -> tuple[DriftModel, TrainingSet] | str:
+    """Train a challenger on the recent labelled rows plus the replay sample.
+
+    Returns the reason instead when there are not enough labelled rows yet: the retrain is
+    deferred and the decision stays pending until the next window.
+    """
+    try:
+        ts = build_training_set(buffer, reservoir, config.training, since_row=since_row)
+    except NotEnoughDataError as e:
+        return str(e)
     return train_challenger(template, champion, ts, config.training), ts
 
 
@@ -136,7 +149,7 @@ def checkpoint_online_champion(registry: ModelRegistry, champion: DriftModel,
 class Steps(NamedTuple):
     monitor_window: Callable[..., WindowReport]
     learn_from_labels: Callable[..., None]
-    retrain: Callable[..., tuple[DriftModel, TrainingSet]]
+    retrain: Callable[..., tuple[DriftModel, TrainingSet] | str]
     register: Callable[..., RegisteredVersion]
     gate_and_promote: Callable[..., GateResult]
     checkpoint_online_champion: Callable[..., RegisteredVersion]
@@ -181,8 +194,16 @@ def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegi
                    monitor: WindowMonitor, template: DriftModel, serving: _Serving,
                    buffer: LabelledBuffer, reservoir: Reservoir, recorder: RunRecorder,
                    row: int, window: int | None, since_row: int | None,
-                   context: dict[str, Any], reasons: list[str], out_dir: Path) -> GateResult:
-    challenger, ts = steps.retrain(template, serving.model, buffer, reservoir, config, since_row)
+                   context: dict[str, Any], reasons: list[str],
+                   out_dir: Path) -> GateResult | str:
+    trained = steps.retrain(template, serving.model, buffer, reservoir, config, since_row)
+    if isinstance(trained, str):  # not enough labelled rows yet: deferred
+        if serving.model is None:
+            raise ConfigError(f"Cannot train the first model on the warm-up rows: {trained} "
+                              "Raise window.warmup_rows.")
+        recorder.defer(window, trained)
+        return trained
+    challenger, ts = trained
     html = None
     trigger_row = context.get("row")
     result = monitor.result_for_row(int(trigger_row)) if trigger_row is not None else None
@@ -279,8 +300,11 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
                 recorder=recorder, row=window.end, window=window.index,
                 since_row=trig.since_row, context=context, reasons=list(decision.reasons),
                 out_dir=out)
-            log.info("window %s: retrained (%s at row %s) -> %s", window.index, trig.kind,
-                     trig.row, "promoted" if gate.promoted else "kept champion")
+            if isinstance(gate, str):
+                log.info("window %s: retrain deferred: %s", window.index, gate)
+            else:
+                log.info("window %s: retrained (%s at row %s) -> %s", window.index, trig.kind,
+                         trig.row, "promoted" if gate.promoted else "kept champion")
 
     # 3. labels still in flight arrive after the end; the served champion is registered
     monitor.finish()

@@ -88,6 +88,19 @@ class RunRecorder:
         if decision.status != "none":
             self.decisions.append(decision.to_dict())
 
+    def defer(self, window: int | None, reason: str) -> None:
+        """A retrain the decision asked for waits: not enough labelled rows to train on yet."""
+        for w in reversed(self.windows):
+            if w["index"] == window:
+                w["decision"] = "deferred"
+                break
+        for d in reversed(self.decisions):
+            if d["window"] == window:
+                d["status"] = "deferred"
+                d["retrain"] = False
+                d["reasons"].append(f"deferred: {reason}")
+                break
+
     def add_retrain(self, *, row: int, window: int | None, version: RegisteredVersion,
                     gate: GateResult, champion_version: int | None, trigger: dict[str, Any],
                     n_train: int, n_replay: int, reasons: list[str]) -> None:

@@ -166,7 +166,9 @@ class TrainingConfig(_Frozen):
     (PyTorch fine-tunes, River keeps learning, scikit-learn refits). The training set is the
     most recent ``recent_rows`` labelled rows before a holdout of the newest ``holdout_rows``
     rows, plus a replay sample from a reservoir of ``replay_size`` older rows making up
-    ``replay_fraction`` of the training set.
+    ``replay_fraction`` of the training set. Right after a drift, when only the rows since the
+    drift are used, the holdout is at most ``holdout_fraction`` of them, so that most of the
+    few rows of the new concept train the challenger.
     """
 
     strategy: Strategy = "refit"
@@ -174,6 +176,7 @@ class TrainingConfig(_Frozen):
     replay_size: int = Field(default=500, ge=0)
     replay_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
     holdout_rows: PositiveInt = 500
+    holdout_fraction: float = Field(default=0.3, gt=0.0, lt=1.0)
     min_train_rows: PositiveInt = 300
     seed: int = 0
 

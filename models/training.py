@@ -128,6 +128,9 @@ def build_training_set(
     """
     data = buffer.all()
     n_holdout = min(config.holdout_rows, len(data))
+    if since_row is not None:  # after a drift: keep most of the new concept's rows for training
+        n_since = int(np.count_nonzero(data.rows >= since_row))
+        n_holdout = min(n_holdout, max(1, int(config.holdout_fraction * n_since)))
     holdout = data.take(np.arange(len(data) - n_holdout, len(data)))
     before = np.arange(len(data) - n_holdout)
     if since_row is not None:

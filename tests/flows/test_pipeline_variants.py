@@ -471,3 +471,21 @@ def test_shared_sea_drift_is_detected_soon_after_its_row(shared_data: Path, tmp_
     assert 0 <= det["delay"] <= 2000, det
     # 10% label noise: about 0.9 is the best any model can do
     assert summary["prequential_accuracy"] > 0.8
+
+
+def test_a_retrain_without_enough_labelled_rows_is_deferred_not_fatal(tmp_path: Path) -> None:
+    """The decision may ask for a retrain before the training set can be built (here: 50
+    labelled rows suffice for the decision, training needs 400): the retrain waits for
+    more labels, the run goes on, and the drift is still handled."""
+    config = _config(
+        tmp_path, _sea(6000, 3000), "variant-deferred",
+        decision={"min_labelled_rows": 50, "cooldown_rows": 0},
+        training={"min_train_rows": 400},
+    )
+    summary = run_stream(config, tmp_path / "out")
+    deferred = [d for d in summary["decisions"] if d["status"] == "deferred"]
+    assert deferred, summary["decisions"]
+    assert any("deferred: Only" in r for r in deferred[0]["reasons"])
+    assert [w["decision"] for w in summary["windows"]].count("deferred") == len(deferred)
+    later = [r for r in summary["retrains"] if r["window"] is not None]
+    assert later and later[0]["row"] > deferred[0]["row"] and later[0]["promoted"]

@@ -56,9 +56,13 @@ def test_holdout_is_most_recent_and_train_is_before_it(memory) -> None:
 
 def test_since_row_is_respected(memory) -> None:
     ts = build_training_set(*memory, CONFIG, since_row=2400)
-    assert ts.recent_range == (2400, 2700) and ts.n_recent == 300
-    assert ts.n_replay == 75 and ts.holdout_range == (2700, 3000)
+    # 600 rows of the new concept: the holdout takes holdout_fraction (0.3) of them, not 300
+    assert ts.holdout_range == (2820, 3000) and ts.n_holdout == 180
+    assert ts.recent_range == (2400, 2820) and ts.n_recent == 420
+    assert ts.n_replay == 105
     assert np.all(ts.X_train.index.to_numpy()[ts.n_replay :] >= 2400)
+    # with many rows since the drift the holdout is holdout_rows again
+    assert build_training_set(*memory, CONFIG, since_row=1000).holdout_range == (2700, 3000)
 
 
 def test_no_replay_without_reservoir_or_fraction(memory) -> None:
@@ -71,11 +75,11 @@ def test_no_replay_without_reservoir_or_fraction(memory) -> None:
 
 def test_not_enough_data_says_how_many(memory, make_data) -> None:
     with pytest.raises(NotEnoughDataError) as info:
-        build_training_set(*memory, CONFIG, since_row=2650)
+        build_training_set(*memory, CONFIG, since_row=2950)
     err = info.value
-    assert (err.n_available, err.n_required) == (62, 200)  # 50 recent + round(12.5) replay
+    assert (err.n_available, err.n_required) == (44, 200)  # 35 recent + round(8.75) replay
     message = str(err)
-    assert "Only 62 labelled rows" in message and "from row 2650" in message
+    assert "Only 44 labelled rows" in message and "from row 2950" in message
     assert "min_train_rows is 200" in message
     buffer = LabelledBuffer(capacity=1000)
     buffer.add(*make_data("classification", 400, seed=0))
