@@ -160,7 +160,9 @@ class _Generator:
 def _sea(concept: int, seed: int) -> Any:
     from river.datasets import synth
 
-    return synth.SEA(variant=concept, noise=0.0, seed=seed)
+    # each concept draws its own rows: a seed shared by all concepts would replay, after a
+    # drift, the very feature vectors of the first segment with other labels
+    return synth.SEA(variant=concept, noise=0.0, seed=_derive_seed(seed, _RNG_SAMPLE, concept))
 
 
 _SEA_THRESHOLDS = {0: 8.0, 1: 9.0, 2: 7.0, 3: 9.5}
@@ -173,7 +175,8 @@ def _sea_labels(x: pd.DataFrame, concept: int, seed: int) -> np.ndarray:
 def _agrawal(concept: int, seed: int) -> Any:
     from river.datasets import synth
 
-    return synth.Agrawal(classification_function=concept, seed=seed)
+    return synth.Agrawal(classification_function=concept,
+                         seed=_derive_seed(seed, _RNG_SAMPLE, concept))
 
 
 def _agrawal_labels(x: pd.DataFrame, concept: int, seed: int) -> np.ndarray:
@@ -186,7 +189,8 @@ def _agrawal_labels(x: pd.DataFrame, concept: int, seed: int) -> np.ndarray:
 def _stagger(concept: int, seed: int) -> Any:
     from river.datasets import synth
 
-    return synth.STAGGER(classification_function=concept, seed=seed)
+    return synth.STAGGER(classification_function=concept,
+                         seed=_derive_seed(seed, _RNG_SAMPLE, concept))
 
 
 def _stagger_labels(x: pd.DataFrame, concept: int, seed: int) -> np.ndarray:

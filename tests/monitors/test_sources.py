@@ -544,3 +544,16 @@ def test_replays_the_shared_sea_drift_benchmark() -> None:
     assert list(batches[0].features.columns) == ["attrib1", "attrib2", "attrib3"]
     y = Batch.concat(batches).target
     assert set(y.unique()) == {0, 1}
+
+
+@pytest.mark.parametrize("generator", ["sea", "agrawal", "stagger", "hyperplane", "rbf"])
+def test_segments_after_a_drift_draw_new_rows(generator: str) -> None:
+    """A drift changes the concept, not the sample: rows after it are new feature vectors."""
+    cfg = SyntheticStreamConfig(generator=generator, n_rows=3000, drift_rows=(1000, 2000), seed=5)
+    features = SyntheticSource(cfg).frame().drop(columns=["y"])
+    first = features.iloc[:1000].reset_index(drop=True)
+    for lo in (1000, 2000):
+        later = features.iloc[lo:lo + 1000].reset_index(drop=True)
+        assert not first.equals(later)
+        same_rows = (first.to_numpy() == later.to_numpy()).all(axis=1).mean()
+        assert same_rows < 0.5, f"{generator}: {same_rows:.0%} of rows {lo}.. repeat rows 0.."
