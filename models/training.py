@@ -14,7 +14,7 @@ does not forget the rest of the stream.
 >>> _ = buffer.add(X, (X["x"] > 0).to_numpy())
 >>> ts = build_training_set(buffer, reservoir, config, since_row=1500)
 >>> ts.holdout_range, ts.recent_range, ts.n_recent, ts.n_replay
-((1800, 2000), (1500, 1800), 300, 75)
+((1850, 2000), (1500, 1850), 350, 88)
 """
 
 from __future__ import annotations
