@@ -26,7 +26,7 @@ from models.base import DriftModel
 from models.buffers import LabelledBuffer, Reservoir
 from models.families import make_model
 from models.gate import GateResult, evaluate_gate
-from models.registry import ModelRegistry, RegisteredVersion
+from models.registry import ModelRegistry, RegisteredVersion, RegistryReader
 from models.training import (
     NotEnoughDataError,
     TrainingSet,
@@ -36,6 +36,7 @@ from models.training import (
 )
 from monitors.data_drift import DriftWorkspace
 from monitors.decision import Decision
+from monitors.drift_engine import ReferenceProfile
 from monitors.errors import ValidationError
 from monitors.labels import LabelledRows
 from monitors.monitor import WindowMonitor, WindowReport
@@ -225,10 +226,33 @@ def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegi
         drift_start = since_row if context.get("kind") not in ("initial", "refresh") else None
         monitor.on_promotion(ts.X_train, challenger.predict(ts.X_train),
                              gate.challenger_score, row, trained_since=drift_start)
+        store_profile(registry, monitor, version.version, out_dir)
     else:
         _checkpoint(steps, registry, serving, recorder, config, ts.X_holdout.head(5), row,
                     "kept by the gate")
     return gate
+
+
+#: Where a promoted version's data-drift reference profile is stored in its MLflow run.
+PROFILE_ARTIFACT = "drift_profile"
+PROFILE_FILE = "reference_profile.zip"
+
+
+def store_profile(registry: ModelRegistry, monitor: WindowMonitor, version: int,
+                  out_dir: Path) -> str | None:
+    """Store the drift reference profile the monitor just fitted for a promoted ``version``
+    with that version (artifact ``drift_profile/reference_profile.zip``)."""
+    profile = getattr(monitor.data_drift, "profile_", None)
+    if profile is None:  # engine="evidently" keeps no profile
+        return None
+    path = profile.save(out_dir / "profiles" / f"v{version}" / PROFILE_FILE)
+    return registry.log_version_artifact(version, path, PROFILE_ARTIFACT)
+
+
+def load_profile(registry: RegistryReader, version: int | str, dst: Path | str) -> ReferenceProfile:
+    """The data-drift reference profile stored with a version (or alias such as ``"champion"``)."""
+    folder = registry.download_version_artifact(version, PROFILE_ARTIFACT, dst)
+    return ReferenceProfile.load(folder / PROFILE_FILE)
 
 
 def run_stream(config: DriftloopConfig, out_dir: str | Path,
@@ -243,7 +267,8 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
     task_kind = source.task
     registry = ModelRegistry(paths.tracking_uri, paths.artifacts, config.registry)
     # snapshots off: no Evidently snapshot to store, so no workspace (it would reject them)
-    workspace = (DriftWorkspace(paths.workspace, config.registry.model_name)
+    workspace = (DriftWorkspace(paths.workspace, config.registry.model_name,
+                                engine=config.data_drift.engine)
                  if config.data_drift.snapshots else None)
     template = make_model(config.model, task_kind)
     buffer, reservoir = make_memory(config.training)

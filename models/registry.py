@@ -568,6 +568,23 @@ class RegistryReader:
                     "in this environment."
                 ) from exc
 
+    def download_version_artifact(self, alias_or_version: VersionRef, artifact_path: str,
+                                  dst: Path | str) -> Path:
+        """Download ``artifact_path`` of a version's training run into the folder ``dst``.
+
+        Raises
+        ------
+        RegistryError
+            The version has no run, or the run has no such artifact.
+        """
+        ref = self.resolve(alias_or_version)
+        if not ref.run_id:
+            raise RegistryError(f"Version {ref.version} of model {self.model_name!r} has no run "
+                                "to read artifacts from.")
+        Path(dst).mkdir(parents=True, exist_ok=True)
+        with self._errors(f"download {artifact_path!r} of version {ref.version}"):
+            return Path(self._client.download_artifacts(ref.run_id, artifact_path, str(dst)))
+
     def load_model(self, alias_or_version: VersionRef) -> DriftModel:
         """Load a version as the original :class:`~models.base.DriftModel` object.
 
@@ -871,6 +888,25 @@ class ModelRegistry(RegistryReader):
             if ref.run_id:
                 for key, number in metrics.items():
                     self._client.log_metric(ref.run_id, key, number)
+
+    def log_version_artifact(self, version: VersionRef, local_path: Path | str,
+                             artifact_path: str) -> str:
+        """Store a file with a version: logged to its training run under ``artifact_path`` and
+        named in the version tag ``driftloop.artifact.<artifact_path>``. Returns the artifact's
+        path inside the run (read it back with :meth:`download_version_artifact`)."""
+        ref = self.resolve(version)
+        src = Path(local_path)
+        if not src.is_file():
+            raise RegistryError(f"Cannot store {src} with version {ref.version}: no such file.")
+        if not ref.run_id:
+            raise RegistryError(f"Version {ref.version} of model {self.model_name!r} has no run "
+                                "to store artifacts in.")
+        stored = f"{artifact_path}/{src.name}"
+        with self._errors(f"store {src.name} with version {ref.version}"):
+            self._client.log_artifact(ref.run_id, str(src), artifact_path)
+            self._client.set_model_version_tag(self.model_name, str(ref.version),
+                                               f"{_TAG}artifact.{artifact_path}", stored)
+        return stored
 
     def promote(self, version: int, reason: str) -> None:
         """Move the ``champion`` alias to ``version`` and append to the champion history.

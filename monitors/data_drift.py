@@ -1,11 +1,19 @@
-"""Per-window data drift with Evidently, and the local Evidently workspace that keeps it.
+"""Per-window data drift, and the local Evidently workspace that keeps it.
 
 :class:`DataDriftCheck` is fitted on the reference (the rows the champion was trained on) and
-then compares every window with it by running one Evidently ``Report`` built from
-``DataDriftPreset``: one ``ValueDrift`` per feature, the ``DriftedColumnsCount`` over the
-features and, when the model's predictions are given for both the reference and the window, a
-``ValueDrift`` on the prediction column. Every number in a :class:`DataDriftResult` is read back
-from the Evidently snapshot; nothing is recomputed here.
+then compares every window with it. Two engines give the same verdicts:
+
+- ``engine="driftloop"`` (the default) fits a :class:`~monitors.drift_engine.ReferenceProfile`
+  once and computes Evidently's stat tests from it (:mod:`monitors.drift_engine`). With
+  ``snapshots`` on, the numbers are produced inside an Evidently ``Report`` by
+  :class:`~monitors.evidently_plugin.DriftloopDataDriftPreset`, so the workspace, the UI and the
+  HTML reports still come from Evidently; with ``snapshots`` off no Evidently code runs at all.
+- ``engine="evidently"`` runs Evidently's own ``DataDriftPreset`` (one ``ValueDrift`` per
+  feature and ``DriftedColumnsCount``), about 50-100 times slower.
+
+Either way, when the model's predictions are given for both the reference and the window, the
+prediction column is compared too and reported apart. With a snapshot, every number in a
+:class:`DataDriftResult` is read back from it.
 
 :class:`DriftWorkspace` stores each window's snapshot in a local Evidently workspace (one
 project), which ``evidently ui --workspace <dir>`` serves, and writes the HTML report of a
@@ -40,9 +48,20 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from pandas.api import types as ptypes
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from monitors.drift_engine import (
+    CORRECTIONS,
+    METHOD_KINDS,
+    ColumnDrift,
+    ColumnProfile,
+    Correction,
+    ReferenceProfile,
+    check_column,
+    compare,
+    infer_kinds,
+)
+from monitors.drift_engine import P_VALUE_METHODS as _P_VALUE_METHODS
 from monitors.errors import DriftCheckError
 from monitors.stream import Window
 
@@ -62,23 +81,18 @@ DriftMethod = Literal[
 ]
 DRIFT_METHODS: tuple[str, ...] = get_args(DriftMethod)
 
-#: Methods whose score is a p-value: a column drifts when the score is *below* the threshold.
-#: For every other method the score is a distance and drifts when it is at or above it.
-P_VALUE_METHODS: frozenset[str] = frozenset(
-    {"ks", "chisquare", "z", "anderson", "cramer_von_mises", "es", "fisher_exact", "g_test",
-     "mannw", "t_test"}
-)
+#: Methods whose score is a p-value (see :data:`monitors.drift_engine.P_VALUE_METHODS`).
+P_VALUE_METHODS = _P_VALUE_METHODS
+_METHOD_KINDS = METHOD_KINDS
 
-#: Which column kinds each method accepts (from Evidently's stat-test registry).
-_METHOD_KINDS: dict[str, frozenset[str]] = {
-    **{m: frozenset({"num"}) for m in ("wasserstein", "ks", "anderson", "cramer_von_mises",
-                                       "ed", "es", "mannw", "empirical_mmd", "t_test")},
-    **{m: frozenset({"cat"}) for m in ("chisquare", "z", "fisher_exact", "g_test", "TVD")},
-    **{m: frozenset({"num", "cat"}) for m in ("jensenshannon", "psi", "hellinger", "kl_div")},
-}
-
-_VALUE_DRIFT = "evidently:metric_v2:ValueDrift"
-_DRIFTED_COUNT = "evidently:metric_v2:DriftedColumnsCount"
+_VALUE_DRIFT = frozenset({"evidently:metric_v2:ValueDrift",
+                          "evidently:metric_v2:DriftloopValueDrift"})
+_DRIFTED_COUNT = frozenset({"evidently:metric_v2:DriftedColumnsCount",
+                            "evidently:metric_v2:DriftloopDriftedColumnsCount"})
+#: The drifted-columns metric each engine puts in a snapshot (dashboards plot its share).
+COUNT_METRIC: dict[str, str] = {"driftloop": "DriftloopDriftedColumnsCount",
+                                "evidently": "DriftedColumnsCount"}
+Engine = Literal["driftloop", "evidently"]
 
 
 class DataDriftConfig(BaseModel):
@@ -86,12 +100,19 @@ class DataDriftConfig(BaseModel):
 
     Parameters
     ----------
+    engine
+        ``"driftloop"`` (default): driftloop's engine (:mod:`monitors.drift_engine`), inside
+        Evidently when snapshots are kept; ``"evidently"``: Evidently's ``DataDriftPreset``.
+        Both give the same verdicts.
     method
         Evidently stat-test name applied to every column (features and prediction), or
         ``None`` for Evidently's default per column.
     threshold
         Drift threshold for ``method`` (a p-value for tests such as ``"ks"``, a distance for
         ``"wasserstein"``, ``"psi"``...), or ``None`` for the method's default.
+    correction
+        Multiple-testing correction over the features' p-value tests: ``"none"`` (Evidently's
+        behaviour), ``"bonferroni"`` or ``"bh"`` (Benjamini-Hochberg); driftloop engine only.
     drift_share
         The window has dataset drift when the share of drifted features is ``>=`` this.
     reference_size
@@ -116,8 +137,10 @@ class DataDriftConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    engine: Engine = "driftloop"
     method: DriftMethod | None = None
     threshold: float | None = Field(default=None, gt=0)
+    correction: Correction = "none"
     drift_share: float = Field(default=0.5, gt=0, le=1)
     reference_size: int = Field(default=5000, ge=2)
     prediction_column: str = Field(default="prediction", min_length=1)
@@ -135,6 +158,31 @@ class DataDriftConfig(BaseModel):
             )
         return value
 
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _check_engine(cls, value: Any) -> Any:
+        if value not in get_args(Engine):
+            raise ValueError(f"data_drift.engine must be one of {list(get_args(Engine))}. "
+                             f"Got {value!r} instead.")
+        return value
+
+    @field_validator("correction", mode="before")
+    @classmethod
+    def _check_correction(cls, value: Any) -> Any:
+        if value not in CORRECTIONS:
+            raise ValueError(f"data_drift.correction must be one of {list(CORRECTIONS)}. "
+                             f"Got {value!r} instead.")
+        return value
+
+    @model_validator(mode="after")
+    def _correction_needs_engine(self) -> DataDriftConfig:
+        if self.correction != "none" and self.engine != "driftloop":
+            raise ValueError(
+                f"data_drift.correction={self.correction!r} needs data_drift.engine='driftloop' "
+                "(Evidently's DataDriftPreset has no multiple-testing correction)."
+            )
+        return self
+
     @field_validator("threshold")
     @classmethod
     def _check_threshold(cls, value: float | None) -> float | None:
@@ -144,26 +192,6 @@ class DataDriftConfig(BaseModel):
                 f"default). Got {value!r} instead."
             )
         return value
-
-
-@dataclass(frozen=True)
-class ColumnDrift:
-    """Evidently's drift verdict for one column in one window.
-
-    ``method`` is Evidently's stat-test name (``"wasserstein"``, ``"psi"``...) and ``threshold``
-    the one it applied; for p-value methods (:data:`P_VALUE_METHODS`) the column drifts when
-    ``score < threshold``, for distances when ``score >= threshold``.
-    """
-
-    name: str
-    method: str
-    score: float
-    threshold: float
-    drifted: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "method": self.method, "score": self.score,
-                "threshold": self.threshold, "drifted": self.drifted}
 
 
 @dataclass(frozen=True)
@@ -254,16 +282,6 @@ def _method_name(resolved: str) -> str:
         if any(t.display_name == resolved for t in by_kind.values()):
             return name
     return resolved
-
-
-def _kind_of(series: pd.Series) -> Literal["num", "cat"] | None:
-    if ptypes.is_bool_dtype(series) or isinstance(series.dtype, pd.CategoricalDtype):
-        return "cat"
-    if ptypes.is_numeric_dtype(series) and not ptypes.is_complex_dtype(series):
-        return "num"
-    if ptypes.is_object_dtype(series) or ptypes.is_string_dtype(series):
-        return "cat"
-    return None
 
 
 class DataDriftCheck:
@@ -377,56 +395,34 @@ class DataDriftCheck:
         self.reference_predictions_ = preds
         self.prediction_kind_ = pred_kind
         self._reference_datasets: dict[bool, Dataset] = {}
+        self.profile_: ReferenceProfile | None = None
+        self.prediction_profile_: ColumnProfile | None = None
+        if cfg.engine == "driftloop":
+            self.profile_ = ReferenceProfile.fit(frame, numerical_columns=num, categorical_columns=cat)
+            if preds is not None and pred_kind is not None:
+                self.prediction_profile_ = ColumnProfile.fit(cfg.prediction_column, preds, pred_kind)
+            self._register_profile()
 
+    def _register_profile(self) -> None:
+        """Hand the profile (features and prediction) to the Evidently plug-in, for snapshots."""
+        if not self.config.snapshots or self.profile_ is None:
+            return
+        from monitors.evidently_plugin import register_profile, unregister_profile
+
+        old = getattr(self, "_profile_key", None)
+        if old is not None:
+            unregister_profile(old)
+        columns = dict(self.profile_.columns)
+        if self.prediction_profile_ is not None:
+            columns[self.config.prediction_column] = self.prediction_profile_
+        self._profile_key: str | None = register_profile(
+            ReferenceProfile(columns, self.profile_.n_rows))
+
+    @staticmethod
     def _resolve_columns(
-        self, reference: pd.DataFrame, numerical: list[str] | None, categorical: list[str] | None
+        reference: pd.DataFrame, numerical: list[str] | None, categorical: list[str] | None
     ) -> tuple[list[str], list[str]]:
-        for key, given in (("numerical_columns", numerical), ("categorical_columns", categorical)):
-            if given is None:
-                continue
-            if isinstance(given, str):
-                raise DriftCheckError(
-                    f"The '{key}' parameter of DataDriftCheck.fit must be a list of column names. "
-                    f"Got the string {given!r}; wrap it in a list."
-                )
-            missing = [c for c in given if c not in reference.columns]
-            if missing:
-                raise DriftCheckError(
-                    f"The '{key}' parameter of DataDriftCheck.fit names column(s) {missing} that are "
-                    f"not in the reference; available columns: {list(reference.columns)}."
-                )
-        if numerical is not None and categorical is not None:
-            both = sorted(set(numerical) & set(categorical))
-            if both:
-                raise DriftCheckError(
-                    f"Column(s) {both} are listed as both numerical and categorical; list each once."
-                )
-        num = list(numerical) if numerical is not None else []
-        cat = list(categorical) if categorical is not None else []
-        if numerical is None or categorical is None:
-            taken = set(num) | set(cat)
-            unsupported = []
-            for name in reference.columns:
-                if name in taken:
-                    continue
-                kind = _kind_of(reference[name])
-                if kind == "num" and numerical is None:
-                    num.append(name)
-                elif kind == "cat" and categorical is None:
-                    cat.append(name)
-                elif kind is None:
-                    unsupported.append(f"{name} ({reference[name].dtype})")
-            if unsupported:
-                raise DriftCheckError(
-                    f"Cannot infer the drift kind of column(s) {unsupported}; pass "
-                    "numerical_columns/categorical_columns to DataDriftCheck.fit, or drop them."
-                )
-        if not num and not cat:
-            raise DriftCheckError(
-                "The data-drift check has no features to compare: the reference has no numerical "
-                f"or categorical columns (columns: {list(reference.columns)})."
-            )
-        return num, cat
+        return infer_kinds(reference, numerical, categorical)
 
     def _check_method(self, num: list[str], cat: list[str], pred_kind: str | None) -> None:
         method = self.config.method
@@ -565,15 +561,29 @@ class DataDriftCheck:
                 logger.debug("%s: predictions given but the reference has none; no prediction "
                              "drift is reported.", window)
 
-        preset = _preset_class(cfg.full_report)(
-            columns=features, drift_share=cfg.drift_share, method=cfg.method,
-            threshold=cfg.threshold,
-        )
-        metrics: list[Any] = [preset]
-        if with_predictions:
-            metrics.append(ValueDrift(column=cfg.prediction_column, method=cfg.method,
-                                      threshold=cfg.threshold))
         when = _naive(timestamp)
+        if cfg.engine == "driftloop" and not cfg.snapshots:
+            return self._calculate_direct(frame, window, with_predictions, when, started)
+
+        metrics: list[Any]
+        if cfg.engine == "driftloop":
+            from monitors.evidently_plugin import DriftloopDataDriftPreset, DriftloopValueDrift
+
+            common = {"method": cfg.method, "threshold": cfg.threshold,
+                      "profile": self._profile_key}
+            metrics = [DriftloopDataDriftPreset(columns=features, drift_share=cfg.drift_share,
+                                                correction=cfg.correction, **common)]
+            if with_predictions:
+                metrics.append(DriftloopValueDrift(column=cfg.prediction_column,
+                                                   columns=[cfg.prediction_column], **common))
+        else:
+            metrics = [_preset_class(cfg.full_report)(
+                columns=features, drift_share=cfg.drift_share, method=cfg.method,
+                threshold=cfg.threshold,
+            )]
+            if with_predictions:
+                metrics.append(ValueDrift(column=cfg.prediction_column, method=cfg.method,
+                                          threshold=cfg.threshold))
         snapshot = Report(metrics, include_tests=True).run(
             self._dataset(frame, with_predictions),
             self._reference_dataset(with_predictions),
@@ -610,6 +620,27 @@ class DataDriftCheck:
         )
 
 
+    def _calculate_direct(self, frame: pd.DataFrame, window: Window, with_predictions: bool,
+                          when: datetime, started: float) -> DataDriftResult:
+        """The driftloop engine without Evidently (no snapshot)."""
+        cfg = self.config
+        assert self.profile_ is not None
+        columns = compare(self.profile_, frame, method=cfg.method, threshold=cfg.threshold,
+                          correction=cfg.correction)
+        prediction = None
+        if with_predictions and self.prediction_profile_ is not None:
+            prediction = check_column(self.prediction_profile_, frame[cfg.prediction_column],
+                                      method=cfg.method, threshold=cfg.threshold)
+        n_drifted = sum(c.drifted for c in columns)
+        share = n_drifted / len(columns)
+        return DataDriftResult(
+            window=window, columns=tuple(columns), share_drifted=share, n_drifted=n_drifted,
+            dataset_drift=share >= cfg.drift_share, prediction_drift=prediction,
+            n_rows=len(frame), n_reference=len(self.reference_), timestamp=when,
+            elapsed_s=time.perf_counter() - started, snapshot=None,
+        )
+
+
 def _naive(timestamp: datetime | None) -> datetime:
     if timestamp is None:
         return datetime.now()
@@ -628,7 +659,7 @@ def _read_snapshot(
         params = result.metric_value_location.metric.params
         kind = params.get("type")
         statuses = [str(getattr(t.status, "value", t.status)) for t in result.tests]
-        if kind == _VALUE_DRIFT:
+        if kind in _VALUE_DRIFT:
             if not statuses:
                 raise DriftCheckError(
                     f"Evidently returned no drift test for column {params['column']!r}; the "
@@ -641,7 +672,7 @@ def _read_snapshot(
                 threshold=float(params["threshold"]),
                 drifted=statuses[0] == "FAIL",
             )
-        elif kind == _DRIFTED_COUNT:
+        elif kind in _DRIFTED_COUNT:
             failed = (statuses[0] == "FAIL") if statuses else None
             count = (int(result.count.value), float(result.share.value), failed)
     return by_column, count
@@ -672,9 +703,13 @@ class DriftWorkspace:
         The Evidently project the snapshots go to.
     description
         Project description, used when the project is created.
+    engine
+        The data-drift engine whose snapshots the project holds (its dashboard panel plots
+        that engine's drifted-columns metric).
     """
 
-    def __init__(self, path: Path | str, project_name: str, *, description: str | None = None) -> None:
+    def __init__(self, path: Path | str, project_name: str, *, description: str | None = None,
+                 engine: Engine = "driftloop") -> None:
         from evidently.ui.workspace import Workspace
 
         if not project_name or not isinstance(project_name, str):
@@ -684,6 +719,7 @@ class DriftWorkspace:
             )
         self.path = Path(path)
         self.project_name = project_name
+        self.engine = engine
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self._workspace = Workspace(str(self.path))
@@ -715,7 +751,7 @@ class DriftWorkspace:
 
             self._project.dashboard.add_panel(line_plot_panel(
                 title="Share of drifted features",
-                values=[PanelMetric(metric="DriftedColumnsCount", legend="share",
+                values=[PanelMetric(metric=COUNT_METRIC[self.engine], legend="share",
                                     metric_labels={"value_type": "share"})],
             ))
         except Exception as exc:  # the snapshots matter, the panel is a convenience

@@ -179,3 +179,32 @@ def test_a_stream_without_drift_yields_no_retrain(tmp_path: Path) -> None:
     assert summary["registered_versions"] == [1]
     assert all(w["decision"] in ("none", "dismissed", "pending") for w in summary["windows"])
     assert summary["prequential_accuracy"] > 0.9
+
+
+def test_each_promoted_version_carries_its_drift_reference_profile(
+        demo_run: Any, tmp_path: Path) -> None:
+    from flows.pipeline import load_profile
+    from models.registry import RegistryReader
+
+    config, summary, *_ = demo_run
+    reader = RegistryReader(summary["tracking_uri"], config.registry.model_name)
+    promoted = [r["version"] for r in summary["retrains"] if r.get("promoted")]
+    assert promoted
+    for version in (promoted[0], "champion"):
+        profile = load_profile(reader, version, tmp_path / str(version))
+        assert "salary" in profile.numerical_columns
+        assert "elevel" in profile.columns
+        assert 0 < profile.n_rows <= config.data_drift.reference_size
+
+
+def test_the_flow_checks_data_drift_with_driftloops_engine_inside_evidently(demo_run: Any) -> None:
+    from evidently.ui.workspace import Workspace
+
+    config, *_ = demo_run
+    assert config.data_drift.engine == "driftloop"
+    ws = Workspace(str(StatePaths.at(config.state_dir).workspace))
+    project = ws.search_project(config.registry.model_name)[0]
+    run = ws.get_run(project.id, ws.list_runs(project.id)[0])
+    types = {r.metric_value_location.metric.params["type"] for r in run.metric_results.values()}
+    assert "evidently:metric_v2:DriftloopValueDrift" in types
+    assert "evidently:metric_v2:DriftloopDriftedColumnsCount" in types
