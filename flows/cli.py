@@ -132,5 +132,111 @@ def show_config(config_path: Path | None) -> None:
         raise click.ClickException(str(e)) from None
 
 
+@main.command()
+@click.option("--reference", required=True, type=click.Path(path_type=Path),
+              help="Reference file (.csv, .parquet or .pq).")
+@click.option("--current", required=True, type=click.Path(path_type=Path),
+              help="File to check against the reference (.csv, .parquet or .pq).")
+@click.option("--method", default=None,
+              help="Evidently stat test for every column (wasserstein, psi, ks, jensenshannon, "
+                   "chisquare, ...); default: Evidently's choice per column.")
+@click.option("--threshold", type=float, default=None,
+              help="Drift threshold; default: the method's own.")
+@click.option("--correction", type=click.Choice(["none", "bonferroni", "bh"]), default="none",
+              show_default=True, help="Multiple-testing correction of the p-value columns.")
+@click.option("--drift-share", type=float, default=0.5, show_default=True,
+              help="The dataset drifts when at least this share of the columns drift.")
+@click.option("--column", "columns", multiple=True,
+              help="Compare only this column (repeatable); default: every column.")
+@click.option("--chunk-rows", type=int, default=1_000_000, show_default=True,
+              help="Rows per Parquet batch.")
+@click.option("--jobs", "n_jobs", type=int, default=None,
+              help="Columns compared at once (default: the CPU count).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+              help="Also write the report as JSON here.")
+def drift(reference: Path, current: Path, method: str | None, threshold: float | None,
+          correction: str, drift_share: float, columns: tuple[str, ...], chunk_rows: int,
+          n_jobs: int | None, json_out: Path | None) -> None:
+    """Check two CSV/Parquet files for data drift, column by column, in bounded memory.
+
+    Prints one row per column (method, score, threshold, verdict) and a summary line. Parquet
+    files are read one column at a time; CSV files are parsed once per column.
+
+    The exit code is 0 whether or not drift is found (read the verdict from the output or the
+    JSON's "dataset_drift"); it is non-zero only when the check could not run.
+    """
+    try:
+        from monitors.drift_files import check_files
+
+        report = check_files(reference, current, method=method, threshold=threshold,
+                             correction=correction,  # type: ignore[arg-type]  # click.Choice
+                             drift_share=drift_share, columns=list(columns) or None,
+                             chunk_rows=chunk_rows, n_jobs=n_jobs)
+    except _errors() as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(report.table())
+    if json_out is not None:
+        try:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        except OSError as e:
+            raise click.ClickException(f"Could not write the JSON report to {json_out}: {e}") from None
+        click.echo(f"wrote {json_out}")
+
+
+@main.command()
+@click.option("--part", "parts", multiple=True,
+              help="Run only this part (repeatable): detection, continual, speed or "
+                   "throughput; default: all.")
+@click.option("--quick", is_flag=True, help="Tiny sizes: a smoke run, not a measurement.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Results folder (default benchmarks/results).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="The shared data folder (default ../shared/data beside the repository).")
+def bench(parts: tuple[str, ...], quick: bool, out: Path | None, data_dir: Path | None) -> None:
+    """Run the benchmarks (benchmarks/run.py) and write their tables and plots.
+
+    Needs a source checkout: the benchmarks are not part of the installed package.
+    """
+    run_module = _benchmarks_run()
+    unknown = [p for p in parts if p not in run_module.PARTS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown part(s) {unknown}; choose from {list(run_module.PARTS)}.",
+            param_hint="'--part'")
+    argv = [arg for p in parts for arg in ("--part", p)]
+    if quick:
+        argv.append("--quick")
+    if out is not None:
+        argv += ["--out", str(out)]
+    if data_dir is not None:
+        argv += ["--data-dir", str(data_dir)]
+    code = run_module.main(argv)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _benchmarks_run() -> Any:
+    """``benchmarks.run``, from the checkout this package was installed from if needed."""
+    import importlib
+
+    try:
+        return importlib.import_module("benchmarks.run")
+    except ModuleNotFoundError as e:
+        if e.name not in ("benchmarks", "benchmarks.run"):
+            raise
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / "benchmarks" / "run.py").is_file():
+        raise click.ClickException(
+            f"driftloop bench needs a source checkout: benchmarks/run.py is not in {repo}. Run "
+            "it from the repository (pip install -e .), or `python -m benchmarks.run` there.")
+    shadow = sys.modules.get("benchmarks")
+    if shadow is not None and getattr(shadow, "__file__", None) is None:
+        del sys.modules["benchmarks"]  # a namespace folder named benchmarks (tests/benchmarks)
+    sys.path.insert(0, str(repo))
+    importlib.invalidate_caches()
+    return importlib.import_module("benchmarks.run")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
