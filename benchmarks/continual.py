@@ -704,11 +704,12 @@ def render_markdown(result: dict[str, Any]) -> str:
     oh = result.get("overhead") or {}
     if oh:
         lines.append(
-            f"- Evidently data-drift check: {oh['evidently_s_per_window']:.2f} s per window "
+            f"- Data-drift check (driftloop's engine, snapshots off): "
+            f"{oh['evidently_s_per_window']:.2f} s per window "
             f"({oh['windows']} windows, {oh['evidently_s']:.0f} s, "
             f"{100 * (oh['evidently_share_of_driftloop_time'] or 0):.0f} % of driftloop's wall "
-            "time); snapshots off. It is a fixed cost per window, so smaller windows (the way "
-            "to give online learners fresher labels) pay it more often.")
+            "time). It is a fixed cost per window, so smaller windows (the way to give online "
+            "learners fresher labels) pay it more often.")
     if any(r["method"] == "dl-best" for r in rows):
         lines.append(
             "- `dl-best` was chosen from pilot runs on Elec2 at delay 0, before commit 997a5c4 "

@@ -54,7 +54,7 @@ import math
 import os
 import warnings
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -99,6 +99,7 @@ METHOD_KINDS: dict[str, frozenset[str]] = {
 
 #: Above this many current values in a frame, columns are computed in parallel threads.
 PARALLEL_MIN_VALUES = 200_000
+_BLOCK = 1 << 20  # values per block where a statistic is summed in blocks
 _KS_EXACT_MAX_N = 10_000  # scipy's ks_2samp switches from exact to asymptotic above this
 
 
@@ -132,7 +133,10 @@ def _clean_numeric(values: Any, name: str) -> tuple[np.ndarray, bool]:
             f"Column {name!r} is numerical in the reference but holds {series.dtype} values; "
             "fix its type upstream or declare it categorical."
         )
-    integer = ptypes.is_integer_dtype(series) and not series.hasnans
+    # A nullable integer column (Int64...) stays integer once its missing values are dropped,
+    # as in Evidently (numpy's Sturges bins are then at least 1 wide); only numpy int columns
+    # cannot hold NaN, so no missing-value condition here.
+    integer = ptypes.is_integer_dtype(series)
     arr = series.to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.isfinite(arr)
     if not finite.all():
@@ -145,6 +149,55 @@ def _clean_categorical(values: Any) -> pd.Series:
     if ptypes.is_float_dtype(series):
         series = series.replace([-np.inf, np.inf], np.nan)
     return series.dropna()
+
+
+def _category_counts(series: pd.Series) -> pd.Series:
+    """Counts of the values present, in order of first appearance (as ``series.unique()``).
+
+    ``value_counts(sort=False)`` gives that order, except for a pandas ``category`` column: it
+    lists the categories in their declared order, unused ones with a zero count. Evidently
+    iterates ``set(unique())``, whose order (hence the order of its floating-point sums) depends
+    on the order of insertion, and counts only the values present.
+
+    An object column can also hold float infinities, which Evidently drops as missing in every
+    column; they are dropped here from the counts (a look at the distinct values, not a pass
+    over the data).
+    """
+    vc = series.value_counts(sort=False)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        vc = vc.loc[list(series.unique())]
+    elif ptypes.is_object_dtype(series):
+        infinite = [k for k in vc.index if isinstance(k, float) and math.isinf(k)]
+        if infinite:
+            vc = vc.drop(infinite)
+    return vc
+
+
+def _std(values: np.ndarray) -> float:
+    """Standard deviation (ddof 0) as Evidently takes it (``np.std`` of a pandas Series).
+
+    Long columns are summed in blocks (two passes, the same formula) so that no temporary of
+    the column's size is made; the result differs from pandas' by rounding only.
+    """
+    n = len(values)
+    if n <= 4 * _BLOCK:
+        return float(pd.Series(values).std(ddof=0))
+    mean = sum(float(values[i:i + _BLOCK].sum()) for i in range(0, n, _BLOCK)) / n
+    ss = 0.0
+    for i in range(0, n, _BLOCK):
+        dev = values[i:i + _BLOCK] - mean
+        ss += float(np.dot(dev, dev))
+    return math.sqrt(ss / n)
+
+
+def _distinct_upto(sorted_values: np.ndarray, limit: int) -> int:
+    """Distinct values of a sorted array, counted no further than ``limit`` (``limit`` binary
+    searches, no pass over the array)."""
+    i, count, n = 0, 0, len(sorted_values)
+    while i < n and count < limit:
+        count += 1
+        i = int(np.searchsorted(sorted_values, sorted_values[i], side="right"))
+    return count
 
 
 def _sorted_unique(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +228,7 @@ class ColumnProfile:
             assert values is not None
             self.values = values
             self.integer = integer
-            self.std = float(pd.Series(values).std(ddof=0)) if std is None else float(std)
+            self.std = _std(values) if std is None else float(std)
             self.n = len(values)
         else:
             assert categories is not None and counts is not None
@@ -192,7 +245,7 @@ class ColumnProfile:
             arr, integer = _clean_numeric(values, name)
             prof = cls(name, "num", values=arr, integer=integer)
         else:
-            vc = _clean_categorical(values).value_counts(sort=False)
+            vc = _category_counts(_clean_categorical(values))
             prof = cls(name, "cat", categories=list(vc.index), counts=vc.to_numpy())
         if prof.n == 0:
             raise DriftCheckError(
@@ -402,11 +455,10 @@ class _Current:
             self.values, self.integer = _clean_numeric(values, profile.name)
             self.n = len(self.values)
         else:
-            series = _clean_categorical(values)
-            self.n = len(series)
-            vc = series.value_counts(sort=False)
+            vc = _category_counts(_clean_categorical(values))
             self.count_map: dict[Any, int] = {  # without unused categories (see ColumnProfile)
                 k: v for k, v in zip(vc.index, vc.to_numpy().tolist(), strict=True) if v}
+            self.n = int(sum(self.count_map.values()))
         self._require_values()
 
     @classmethod
@@ -470,8 +522,9 @@ class _Current:
         """Distinct values in reference and window together (Evidently's ``nunique``)."""
         p = self.profile
         if p.kind == "num":
-            if len(p.uniques[0]) > 5:  # enough to know the answer is > 5
-                return len(p.uniques[0])
+            # only "more than 5" matters: count no further than 6 (no pass over long columns)
+            if _distinct_upto(p.values, 6) > 5 or _distinct_upto(self.values, 6) > 5:
+                return 6
             return len(np.union1d(p.uniques[0], self.uniques[0]))
         return len(set(p.count_map) | set(self.count_map))
 
@@ -513,8 +566,9 @@ def default_method(profile: ColumnProfile, current: _Current) -> str:
 def _merge_counts(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Both sorted arrays merged, with the running count of reference and window values.
 
-    Inside a run of equal values the running counts are partial; at the run's last element
-    they equal ``searchsorted(..., side="right")``, which is what the CDFs need.
+    Equal values keep the reference's first. Inside a run of equal values the running counts
+    are partial; at the run's last element they equal ``searchsorted(..., side="right")``,
+    which is what the CDFs need.
     """
     n, m = len(r), len(c)
     pos = np.searchsorted(r, c, side="right") + np.arange(m)
@@ -526,6 +580,27 @@ def _merge_counts(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     cnt_c = np.cumsum(is_c)
     cnt_r = np.arange(1, n + m + 1) - cnt_c
     return merged, cnt_r, cnt_c
+
+
+def _merged_blocks(r: np.ndarray, c: np.ndarray
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, float | None]]:
+    """:func:`_merge_counts` in blocks of about ``_BLOCK`` reference values, so that its
+    temporaries stay small for long columns: yields each block's merged values, the running
+    counts (over the whole arrays) and the next merged value after the block (``None`` at the
+    end)."""
+    n, m = len(r), len(c)
+    step = max(_BLOCK, 1)
+    for a in range(0, max(n, 1), step):
+        b = min(n, a + step)
+        # window values go after equal reference values: those below r[a] precede the block
+        ca = 0 if a == 0 else int(np.searchsorted(c, r[a], side="left"))
+        cb = m if b >= n else int(np.searchsorted(c, r[b], side="left"))
+        merged, cnt_r, cnt_c = _merge_counts(r[a:b], c[ca:cb])
+        cnt_r += a
+        cnt_c += ca
+        following = [v for v in ((r[b] if b < n else None), (c[cb] if cb < m else None))
+                     if v is not None]
+        yield merged, cnt_r, cnt_c, (float(min(following)) if following else None)
 
 
 def wasserstein_norm(profile: ColumnProfile, current: _Current) -> float:
@@ -541,12 +616,28 @@ def wasserstein_norm(profile: ColumnProfile, current: _Current) -> float:
     if lcm <= 4 * (n + m):
         # The same integral over quantiles: with L = lcm(n, m) equal steps of 1/L, the
         # reference's quantile function is each value repeated L/n times (one pass, no merge).
-        dist = float(np.mean(np.abs(np.repeat(r, lcm // n) - np.repeat(c, lcm // m)))) \
-            if lcm != n or lcm != m else float(np.mean(np.abs(r - c)))
+        # Summed in blocks so that the temporaries stay small (10M-row columns included).
+        step_r, step_c = lcm // n, lcm // m
+        total = 0.0
+        for k0 in range(0, lcm, _BLOCK):
+            k1 = min(lcm, k0 + _BLOCK)
+            if step_r == step_c == 1:
+                gap = r[k0:k1] - c[k0:k1]
+            else:
+                k = np.arange(k0, k1)
+                gap = r[k // step_r] - c[k // step_c]
+            np.abs(gap, out=gap)
+            total += float(gap.sum())
+        dist = total / lcm
     else:
-        merged, cnt_r, cnt_c = _merge_counts(r, c)
-        deltas = np.diff(merged)
-        dist = float(np.sum(np.abs(cnt_r[:-1] / n - cnt_c[:-1] / m) * deltas))
+        dist = 0.0
+        for merged, cnt_r, cnt_c, following in _merged_blocks(r, c):
+            if following is None:
+                merged, cnt_r, cnt_c = merged, cnt_r[:-1], cnt_c[:-1]
+            else:
+                merged = np.append(merged, following)
+            deltas = np.diff(merged)
+            dist += float(np.sum(np.abs(cnt_r / n - cnt_c / m) * deltas))
     return dist / max(profile.std, 0.001)
 
 
@@ -558,9 +649,11 @@ def ks_pvalue(profile: ColumnProfile, current: _Current) -> float:
     n, m = len(r), len(c)
     if max(n, m) <= _KS_EXACT_MAX_N:
         return float(stats.ks_2samp(r, c).pvalue)
-    merged, cnt_r, cnt_c = _merge_counts(r, c)
-    last = np.append(merged[1:] != merged[:-1], True)
-    d = float(np.max(np.abs(cnt_r[last] / n - cnt_c[last] / m)))
+    d = 0.0
+    for merged, cnt_r, cnt_c, following in _merged_blocks(r, c):
+        last = np.append(merged[1:] != merged[:-1], following is None or following != merged[-1])
+        if last.any():
+            d = max(d, float(np.max(np.abs(cnt_r[last] / n - cnt_c[last] / m))))
     big, small = sorted([float(n), float(m)], reverse=True)
     en = big * small / (big + small)
     return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1))
@@ -592,7 +685,7 @@ def _hist_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 def _binned(profile: ColumnProfile, current: _Current, fill_zeroes: bool) -> tuple[np.ndarray, np.ndarray]:
     """Evidently's ``get_binned_data``: Sturges bins over both for numerical columns with more
     than 20 reference values, shares per value otherwise."""
-    if profile.kind == "num" and len(profile.uniques[0]) > 20:
+    if profile.kind == "num" and _distinct_upto(profile.values, 21) > 20:
         r, c = profile.values, current.values
         edges = _sturges_edges(min(r[0], c[0]), max(r[-1], c[-1]), len(r) + len(c),
                                profile.integer and current.integer)
@@ -651,12 +744,25 @@ def z_pvalue(profile: ColumnProfile, current: _Current) -> float:
 
 
 def hellinger(profile: ColumnProfile, current: _Current) -> float:
-    keys, rc, cc = current.keyed_counts()
     if profile.kind == "cat":
-        total = float(np.sum(np.sqrt((rc / profile.n) * (cc / current.n))))
+        # As Evidently: one term at a time over ``list(set(ref values) | set(window values))``,
+        # both in order of first appearance. Near identical distributions the score is the
+        # square root of a cancellation (1 - total), so the order of this sum decides it at the
+        # 1e-8 level (Evidently's own score changes with PYTHONHASHSEED there); in the same
+        # process the same set operations give the same order and the same bits.
+        rmap, cmap = profile.count_map, current.count_map
+        total = 0.0
+        for key in list(set(list(rmap)) | set(list(cmap))):
+            total += math.sqrt(float(rmap.get(key, 0) / profile.n)
+                               * float(cmap.get(key, 0) / current.n))
     else:
+        keys, _, _ = current.keyed_counts()
         u = np.asarray(keys, dtype=np.float64)
-        edges = _sturges_edges(u[0], u[-1], len(u), profile.integer and current.integer)
+        # Evidently bins ``np.asarray(list(set(ref.unique()) | set(window.unique())))``: a value
+        # on both sides is the reference's object there, so the keys are ints when the reference
+        # is an int column and the window adds no value of its own, whatever the window's dtype.
+        integer = profile.integer and (current.integer or len(u) == len(profile.uniques[0]))
+        edges = _sturges_edges(u[0], u[-1], len(u), integer)
         h = []
         for values in (profile.values, current.values):
             counts = _hist_counts(values, edges)
@@ -701,11 +807,11 @@ def _delegate(method: str, profile: ColumnProfile, current: _Current, values: An
 
     ctype = ColumnType.Numerical if profile.kind == "num" else ColumnType.Categorical
     if profile.kind == "num":
-        cur = pd.Series(current.values)
-    elif isinstance(values, _Current):
-        cur = values.category_series()
-    else:
-        cur = _clean_categorical(values).reset_index(drop=True)
+        # Back to int64 when the window was an int column, as profile.series() does for the
+        # reference: numpy's Sturges bins (kl_div's binning) are at least 1 wide for int data.
+        cur = pd.Series(current.values.astype(np.int64) if current.integer else current.values)
+    else:  # rebuilt from the cleaned counts (no infinities; same order of first appearance)
+        cur = current.category_series()
     test = get_stattest(profile.series(), cur, ctype, method)
     result = test(profile.series(), cur, ctype, threshold)
     return float(result.drift_score), bool(result.drifted), float(result.actual_threshold)
