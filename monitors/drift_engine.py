@@ -842,11 +842,22 @@ def check_column(profile: ColumnProfile, values: Any, *, method: str | None = No
         )
     current = values if isinstance(values, _Current) else _Current(profile, values)
     name = method or default_method(profile, current)
-    if name not in _NATIVE:
-        score, drifted, used = _delegate(name, profile, current, values, threshold)
-        return ColumnDrift(profile.name, name, score, used, drifted)
-    used = DEFAULT_THRESHOLDS[name] if threshold is None else float(threshold)
-    score = _NATIVE[name](profile, current)
+    if name not in _NATIVE and name not in METHOD_KINDS:
+        raise DriftCheckError(
+            f"Unknown drift method {name!r} for column {profile.name!r}; use one of "
+            f"{sorted(METHOD_KINDS)}, or None for Evidently's default."
+        )
+    try:
+        if name not in _NATIVE:
+            score, drifted, used = _delegate(name, profile, current, values, threshold)
+            return ColumnDrift(profile.name, name, score, used, drifted)
+        used = DEFAULT_THRESHOLDS[name] if threshold is None else float(threshold)
+        score = _NATIVE[name](profile, current)
+    except (ValueError, ArithmeticError, TypeError) as exc:
+        raise DriftCheckError(
+            f"The {name!r} test failed on column {profile.name!r}: {type(exc).__name__}: {exc}. "
+            "Choose another method for this column (e.g. None for Evidently's default)."
+        ) from exc
     return ColumnDrift(profile.name, name, score, used, _is_drift(name, score, used))
 
 

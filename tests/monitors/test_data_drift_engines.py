@@ -194,3 +194,14 @@ def test_infinite_values_are_dropped_for_the_count_too() -> None:
     _assert_same(ours, evidently, count=False)
     assert evidently.column("b").drifted and ours.column("b").drifted
     assert evidently.n_drifted == sum(c.drifted for c in evidently.columns) - 1  # Evidently's slip
+
+
+def test_engine_failures_are_drift_check_errors_that_say_what_to_do() -> None:
+    from monitors.drift_engine import ReferenceProfile, compare
+
+    profile = ReferenceProfile.fit(pd.DataFrame({"x": [1.0] * 50}))
+    window = pd.DataFrame({"x": [1.0] * 20})
+    with pytest.raises(DriftCheckError, match=r"Unknown drift method 'nope'.*wasserstein"):
+        compare(profile, window, method="nope")
+    with pytest.raises(DriftCheckError, match=r"'anderson' test failed on column 'x'.*another method"):
+        compare(profile, window, method="anderson")
