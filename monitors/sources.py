@@ -5,13 +5,16 @@ stable row offsets that start at 0, and says what it knows about itself: the tas
 column, how many rows a label lags behind its features, and where the stream truly drifts
 (synthetic streams only).
 
-Two sources ship with driftloop and register by name in :data:`SOURCES`:
+Three sources ship with driftloop and register by name in :data:`SOURCES`:
 
 ``"synthetic"`` -- :class:`SyntheticSource`
     A River generator (SEA, Agrawal, Hyperplane, RBF, STAGGER) whose concept changes at
     known rows, abruptly or gradually, with optional label noise and covariate shift.
 ``"file"`` -- :class:`FileSource`
     Replays a CSV or Parquet file in chunks, optionally ordered by a timestamp column.
+``"folder"`` -- :class:`DropFolderSource`
+    A growing drop folder: each new CSV or Parquet file is read once, and a ledger of the
+    processed files survives restarts.
 
 Build one from its configuration with :func:`make_source`:
 
@@ -24,10 +27,20 @@ Build one from its configuration with :func:`make_source`:
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
+import hashlib
+import io
+import json
+import logging
 import math
+import os
 import random
-from collections.abc import Callable, Iterator, Mapping
+import tempfile
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
@@ -42,8 +55,12 @@ from monitors.stream import Batch
 __all__ = [
     "SOURCES",
     "CovariateShift",
+    "DropFolderSource",
+    "DropFolderSourceConfig",
+    "DroppedFile",
     "FileSource",
     "FileSourceConfig",
+    "PendingFiles",
     "SourceConfig",
     "StreamSource",
     "SyntheticSource",
@@ -51,6 +68,8 @@ __all__ = [
     "make_source",
     "register_source",
 ]
+
+log = logging.getLogger(__name__)
 
 Task = Literal["classification", "regression"]
 
@@ -904,24 +923,650 @@ class FileSource:
 
 
 # --------------------------------------------------------------------------------------------
+# Drop folder
+# --------------------------------------------------------------------------------------------
+
+#: Default name of the ledger of processed files, kept in the drop folder itself.
+LEDGER_NAME = ".driftloop-processed.json"
+
+#: Name endings of files that are still being written (writers should write to one of these,
+#: or to a name starting with ``.``, and rename when done).
+_PARTIAL_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".download", ".swp")
+
+_LEDGER_VERSION = 1
+
+
+class DropFolderSourceConfig(BaseModel):
+    """A folder that grows: every new CSV or Parquet file dropped into it is read once.
+
+    Parameters
+    ----------
+    path
+        The drop folder (not searched recursively).
+    target
+        The target column.
+    patterns
+        Glob patterns of the file names to read (``fnmatch`` on the name only, no ``/``).
+        Names starting with ``.`` or ``~`` and names ending in ``.tmp``, ``.part``,
+        ``.partial``, ``.crdownload``, ``.download`` or ``.swp`` are never read: write a file
+        under such a name and rename it when complete.
+    timestamp
+        Optional column that orders the rows within each file (files themselves come in
+        arrival order: modification time, then name); kept out of the features and passed
+        on as :attr:`Batch.timestamps`.
+    label_delay
+        Rows until a row's label arrives.
+    task
+        ``"auto"``: detected from the target of the first files read (as for
+        :class:`FileSourceConfig`), then remembered in the ledger so that it never changes.
+    on_unordered
+        Timestamps that go back within a file: ``"sort"`` (stable) or ``"error"``.
+    format
+        ``"auto"`` from each file's suffix, or ``"csv"`` / ``"parquet"`` for all of them.
+    ledger
+        The JSON ledger of processed files; ``None``: ``<path>/.driftloop-processed.json``.
+        Keep it with the folder or in the state directory; delete it to read everything again.
+    min_age_seconds
+        A file is read only once nobody has written to it for this long (its modification
+        time is at least this old); its size and modification time must also be the same
+        after reading as before. Guards against files still being copied in.
+    on_bad_file
+        A file that cannot be read, misses the target/timestamp column, has other columns
+        than the first file, or is a link pointing outside the folder: ``"error"`` raises
+        :class:`~monitors.errors.SourceError` naming the file and the fix (like
+        :class:`FileSource`); ``"skip"`` logs a warning and records the file as rejected in
+        the ledger (with the reason), so it is not retried until its content changes.
+    commit
+        When :meth:`DropFolderSource.batches` records a file as processed: ``"auto"`` once
+        all its rows have been handed over (the consumer asked for the batch after its last
+        row, or the stream ended); ``"manual"`` never: the caller calls
+        :meth:`DropFolderSource.commit` after its run succeeded.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["folder"] = "folder"
+    path: Path
+    target: str = Field(min_length=1)
+    patterns: tuple[str, ...] = ("*.csv", "*.parquet")
+    timestamp: str | None = None
+    label_delay: int = Field(default=0, ge=0)
+    task: Literal["auto", "classification", "regression"] = "auto"
+    on_unordered: Literal["sort", "error"] = "sort"
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    ledger: Path | None = None
+    min_age_seconds: float = Field(default=1.0, ge=0.0)
+    on_bad_file: Literal["error", "skip"] = "error"
+    commit: Literal["auto", "manual"] = "auto"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_pattern(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("patterns"), str):
+            return {**data, "patterns": (data["patterns"],)}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> DropFolderSourceConfig:
+        if self.timestamp is not None and self.timestamp == self.target:
+            raise ValueError(
+                f"timestamp and target are both {self.target!r}; the timestamp must be "
+                "another column (or None)."
+            )
+        if not self.patterns:
+            raise ValueError(
+                "patterns is empty, so no file would ever be read; give at least one glob, "
+                "e.g. patterns=('*.csv', '*.parquet')."
+            )
+        bad = [p for p in self.patterns if not p or "/" in p or "\\" in p or ".." in p]
+        if bad:
+            raise ValueError(
+                f"patterns {bad} are not plain file-name globs: a pattern matches names in "
+                "the drop folder only and may not be empty or contain '/', '\\' or '..'. "
+                "Use e.g. '*.csv'."
+            )
+        if not math.isfinite(self.min_age_seconds):
+            raise ValueError(f"min_age_seconds must be finite. Got {self.min_age_seconds}.")
+        return self
+
+    @property
+    def ledger_path(self) -> Path:
+        """Where the ledger is: :attr:`ledger`, or ``.driftloop-processed.json`` in the folder."""
+        return self.ledger if self.ledger is not None else self.path / LEDGER_NAME
+
+
+@dataclass(frozen=True)
+class DroppedFile:
+    """A file of the drop folder as it was read: what the ledger records once committed.
+
+    ``first_row`` is the offset of the file's first row in the stream (or frame) it was read
+    into; ``status`` is ``"processed"``, ``"duplicate"`` (same content as a processed file)
+    or ``"rejected"`` (``on_bad_file="skip"``; ``reason`` says why).
+    """
+
+    name: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    rows: int
+    first_row: int = 0
+    status: Literal["processed", "duplicate", "rejected"] = "processed"
+    reason: str | None = None
+
+    def to_json(self, processed_at: str) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "name": self.name, "size": self.size, "mtime_ns": self.mtime_ns,
+            "sha256": self.sha256, "rows": self.rows, "status": self.status,
+            "processed_at": processed_at,
+        }
+        if self.reason is not None:
+            record["reason"] = self.reason
+        return record
+
+
+@dataclass(frozen=True)
+class PendingFiles:
+    """The not-yet-processed files of a drop folder, read into one frame.
+
+    ``frame`` holds their rows in arrival order (index ``0..n-1``; the timestamp column, when
+    configured, is parsed); ``files`` says which rows came from which file. Pass ``files`` to
+    :meth:`DropFolderSource.commit` once they have been handled.
+    """
+
+    frame: pd.DataFrame
+    files: tuple[DroppedFile, ...]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+class DropFolderSource:
+    """New CSV/Parquet files of a folder, each read exactly once across runs.
+
+    The set of processed files is kept in a JSON ledger (see
+    :attr:`DropFolderSourceConfig.ledger`) written atomically (temporary file, ``fsync``,
+    ``os.replace``), so it survives restarts and crashes.
+
+    Semantics
+    ---------
+    * A file's identity is its **content** (SHA-256). A file whose name, size and
+      modification time match a ledger record is not opened again; any other file is hashed:
+      a file dropped again under the same name with new content is read as new data, the
+      same content under another name is recorded as a ``"duplicate"`` and not read.
+    * Files are read in arrival order: modification time, then name.
+    * A file is recorded only after its rows were handed over (:meth:`batches` with
+      ``commit="auto"``) or when the caller commits it (:meth:`pending` + :meth:`commit`). A
+      crash before that leaves it pending, so it is read again (at least once); a committed
+      file is never read again (exactly once across completed runs).
+    * The first file ever read fixes the columns (kept in the ledger); a later file with
+      other columns is a bad file (see ``on_bad_file``). Column order may differ.
+    * Only regular files directly in the folder are read; a link resolving outside the folder
+      is a bad file, and names passed to :meth:`mark_processed` must be plain names.
+
+    One process at a time should use a ledger (runs of a scheduled deployment do not
+    overlap); the ledger is not locked.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.csv").write_text("x,y\\n1,0\\n2,1\\n")
+    >>> cfg = DropFolderSourceConfig(path=folder, target="y", min_age_seconds=0)
+    >>> [(b.start, b.end) for b in DropFolderSource(cfg).batches(10)]
+    [(0, 2)]
+    >>> list(DropFolderSource(cfg).batches(10))  # a restart: a.csv was processed
+    []
+    """
+
+    def __init__(self, config: DropFolderSourceConfig) -> None:
+        self.config = config
+        self.folder = Path(config.path)
+        self.target = config.target
+        self.timestamp = config.timestamp
+        self.label_delay = config.label_delay
+        self.true_drift_rows: tuple[int, ...] = ()
+        self.categorical_features: tuple[str, ...] = ()
+        self.name = f"folder:{self.folder.name}"
+        self.ledger_path = config.ledger_path
+        self.format = config.format
+        #: Files handed over by :meth:`batches` but not committed (``commit="manual"``).
+        self.delivered: list[DroppedFile] = []
+        if not self.folder.is_dir():
+            what = "does not exist" if not self.folder.exists() else "is not a folder"
+            raise SourceError(
+                f"The drop folder {self.folder} {what} (resolved: {self.folder.resolve()}). "
+                "Create it or set DropFolderSourceConfig.path to the folder new files are "
+                "dropped into."
+            )
+        self._root = self.folder.resolve()
+        self._ledger = self._load_ledger()
+        columns = self._ledger.get("columns")
+        # the first file's columns, which every later file must have
+        self._columns: tuple[str, ...] | None = tuple(columns) if columns else None
+        self._task: Task | None = (
+            self.config.task if self.config.task != "auto" else self._ledger.get("task")
+        )
+
+    def __repr__(self) -> str:
+        return f"DropFolderSource({self.config!r})"
+
+    # -- the ledger --------------------------------------------------------------------------
+
+    def _load_ledger(self) -> dict[str, Any]:
+        path = self.ledger_path
+        if not path.exists():
+            return {"version": _LEDGER_VERSION, "folder": str(self._root), "columns": None,
+                    "task": None, "files": []}
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+                raise ValueError("not a driftloop ledger (no 'files' list)")
+        except (OSError, ValueError) as exc:
+            raise SourceError(
+                f"Cannot read the drop-folder ledger {path}: {type(exc).__name__}: {exc}. "
+                "Restore it from a backup, or delete it to read every file of the folder "
+                "again."
+            ) from exc
+        return data
+
+    def _write_ledger(self) -> None:
+        """Write the ledger atomically: a crash leaves the old or the new ledger, whole."""
+        path = self.ledger_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(self._ledger, fh, indent=1)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        try:  # make the rename itself durable
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+        except OSError:  # pragma: no cover - platforms without directory fds
+            return
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The ledger's records (a copy), oldest first."""
+        return [dict(r) for r in self._ledger["files"]]
+
+    def _known(self) -> tuple[set[tuple[str, int, int]], set[str]]:
+        """(name, size, mtime) of every recorded file, and the hashes of the read ones."""
+        stats = {(r["name"], r["size"], r["mtime_ns"]) for r in self._ledger["files"]}
+        hashes = {r["sha256"] for r in self._ledger["files"] if r.get("status") != "rejected"}
+        return stats, hashes
+
+    def commit(self, files: Iterable[DroppedFile] | None = None) -> None:
+        """Record ``files`` as processed (all of :attr:`delivered` when ``None``).
+
+        Call it once a run has handled the files' rows; a crash before leaves them pending.
+        """
+        if files is None:
+            files, self.delivered = list(self.delivered), []
+        files = list(files)
+        if not files:
+            return
+        for f in files:
+            self._plain_name(f.name)
+        recorded = {(r["name"], r["size"], r["mtime_ns"], r["sha256"])
+                    for r in self._ledger["files"]}
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        self._ledger["files"].extend(
+            f.to_json(now) for f in files
+            if (f.name, f.size, f.mtime_ns, f.sha256) not in recorded
+        )
+        if self._ledger.get("columns") is None and self._columns is not None:
+            self._ledger["columns"] = list(self._columns)
+        if self._ledger.get("task") is None and self._task is not None:
+            self._ledger["task"] = self._task
+        self._write_ledger()
+        committed = {id(f) for f in files}
+        self.delivered = [f for f in self.delivered if id(f) not in committed]
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def _plain_name(self, name: str) -> str:
+        if not name or Path(name).name != name or name in (".", ".."):
+            raise SourceError(
+                f"{name!r} is not a plain file name in the drop folder {self.folder}; names "
+                "may not contain path separators or '..'. Pass the file's name only."
+            )
+        return name
+
+    def _bad(self, name: str, message: str) -> None:
+        if self.config.on_bad_file == "error":
+            raise SourceError(message)
+        log.warning("Skipping %s: %s", name, message)
+
+    def _candidates(self) -> list[tuple[str, os.stat_result]]:
+        """Names and stats of the files that may be read now, in arrival order."""
+        ledger = self.ledger_path.resolve()
+        cutoff = time.time_ns() - int(self.config.min_age_seconds * 1e9)
+        found: list[tuple[str, os.stat_result]] = []
+        with os.scandir(self.folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith((".", "~")) or name.lower().endswith(_PARTIAL_SUFFIXES):
+                    continue
+                if not any(fnmatch.fnmatchcase(name, p) for p in self.config.patterns):
+                    continue
+                path = Path(entry.path)
+                if entry.is_symlink():
+                    target = path.resolve()
+                    if not target.is_relative_to(self._root):
+                        self._bad(name, f"{path} is a link to {target}, outside the drop folder "
+                                        f"{self._root}; drop the file itself into the folder.")
+                        continue
+                if not entry.is_file() or path.resolve() == ledger:
+                    continue
+                st = entry.stat()
+                if st.st_mtime_ns > cutoff or st.st_size == 0:
+                    continue  # still being written (or not yet)
+                found.append((name, st))
+        found.sort(key=lambda item: (item[1].st_mtime_ns, item[0]))
+        return found
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _format(self, name: str) -> Literal["csv", "parquet"] | None:
+        if self.config.format != "auto":
+            return self.config.format
+        lower = name.lower()
+        if lower.endswith(_CSV_SUFFIXES):
+            return "csv"
+        if lower.endswith(_PARQUET_SUFFIXES):
+            return "parquet"
+        return None
+
+    def _parse(self, name: str, data: bytes) -> pd.DataFrame:
+        fmt = self._format(name)
+        if fmt is None:
+            raise SourceError(
+                f"Cannot tell the format of {self.folder / name} from its suffix (known: "
+                f"{', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}). Set "
+                "DropFolderSourceConfig.format, or narrow DropFolderSourceConfig.patterns."
+            )
+        try:
+            if fmt == "parquet":
+                return pd.read_parquet(io.BytesIO(data))
+            compression = next((c for s, c in _COMPRESSION.items() if name.lower().endswith(s)),
+                               None)
+            return pd.read_csv(io.BytesIO(data), compression=compression)
+        except Exception as exc:  # parser errors of several kinds
+            raise SourceError(
+                f"Cannot read {self.folder / name} as {fmt.upper()}: {type(exc).__name__}: "
+                f"{exc}. Fix or remove the file, or set DropFolderSourceConfig.on_bad_file="
+                "'skip' to record it as rejected and go on."
+            ) from exc
+
+    def _conform(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """Check the file's columns against the first file's and order them the same way."""
+        path = self.folder / name
+        columns = tuple(str(c) for c in frame.columns)
+        for role, col in {"target": self.target, "timestamp": self.timestamp}.items():
+            if col is not None and col not in columns:
+                raise SourceError(
+                    f"The {role} column {col!r} is not in {path}; its columns are "
+                    f"{list(columns)}. Fix the file or DropFolderSourceConfig.{role}."
+                )
+        if self._columns is None:
+            self._columns = columns
+            return frame
+        expected = self._columns
+        if set(columns) != set(expected):
+            missing = [c for c in expected if c not in columns]
+            extra = [c for c in columns if c not in expected]
+            raise SourceError(
+                f"{path} has other columns than the files before it: missing {missing}, "
+                f"unexpected {extra} (expected {list(expected)}). Fix the file, or start a "
+                "new drop folder (and ledger) for the new layout."
+            )
+        return frame[list(expected)]
+
+    def _order(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """Parse the timestamp column and put the file's rows in timestamp order."""
+        col = self.timestamp
+        if col is None or frame.empty:
+            return frame
+        ts = frame[col]
+        path = self.folder / name
+        if not (pd.api.types.is_numeric_dtype(ts) or pd.api.types.is_datetime64_any_dtype(ts)):
+            parsed = pd.to_datetime(ts, errors="coerce", format="mixed")
+            bad = parsed.isna() & ts.notna()
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise SourceError(
+                    f"The timestamp column {col!r} of {path} has a value that is not a "
+                    f"date/time in row {i}: {ts.iloc[i]!r}. Fix the file or set "
+                    "DropFolderSourceConfig.timestamp=None."
+                )
+            ts = parsed
+        if ts.isna().any():
+            i = int(np.flatnonzero(ts.isna().to_numpy())[0])
+            raise SourceError(
+                f"The timestamp column {col!r} of {path} is missing in row {i}. Fill it "
+                "upstream or set DropFolderSourceConfig.timestamp=None."
+            )
+        frame = frame.assign(**{col: ts})
+        values = ts.to_numpy()
+        backwards = np.flatnonzero(values[1:] < values[:-1])
+        if backwards.size == 0:
+            return frame
+        if self.config.on_unordered == "error":
+            i = int(backwards[0]) + 1
+            raise SourceError(
+                f"The timestamp column {col!r} of {path} is not in order: row {i} comes "
+                f"before row {i - 1}. Sort the file, or set "
+                "DropFolderSourceConfig.on_unordered='sort'."
+            )
+        return frame.iloc[np.argsort(values, kind="stable")]
+
+    def _read_new(self) -> Iterator[tuple[DroppedFile, pd.DataFrame | None]]:
+        """Each file not in the ledger, in arrival order, with its rows.
+
+        Duplicates and (with ``on_bad_file="skip"``) rejected files come with ``None``.
+        """
+        stats, hashes = self._known()
+        for name, st in self._candidates():
+            if (name, st.st_size, st.st_mtime_ns) in stats:
+                continue
+            path = self.folder / name
+            try:
+                data = path.read_bytes()
+                after = path.stat()
+            except FileNotFoundError:
+                continue  # moved away since listing
+            if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or len(
+                data
+            ) != st.st_size:
+                log.info("%s changed while being read; it is read on a later poll", path)
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            found = DroppedFile(name=name, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                                sha256=digest, rows=0)
+            if digest in hashes:
+                yield dataclasses.replace(found, status="duplicate"), None
+                continue
+            try:
+                frame = self._order(name, self._conform(name, self._parse(name, data)))
+            except SourceError as exc:
+                self._bad(name, str(exc))
+                yield dataclasses.replace(found, status="rejected", reason=str(exc)), None
+                continue
+            hashes.add(digest)  # the same content twice in one poll is read once
+            if self._task is None and frame[self.target].notna().any():
+                self._task = _detect_task(frame[self.target], self.folder / name)
+            yield dataclasses.replace(found, rows=len(frame)), frame.reset_index(drop=True)
+
+    def pending(self) -> PendingFiles:
+        """Read every file not processed yet into one frame; commit nothing.
+
+        For a run that handles what is new and stops: ``p = source.pending()``, handle
+        ``p.frame``, then ``source.commit(p.files)``. Duplicates and rejected files are in
+        ``files`` too (with no rows), so that committing records them as well.
+        """
+        files: list[DroppedFile] = []
+        frames: list[pd.DataFrame] = []
+        n = 0
+        for record, frame in self._read_new():
+            files.append(_at(record, n))
+            if frame is not None:
+                frames.append(frame)
+                n += len(frame)
+        if frames:
+            joined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        else:
+            joined = pd.DataFrame(columns=list(self._columns or ()))
+        return PendingFiles(frame=joined, files=tuple(files))
+
+    def mark_processed(self, names: Iterable[str] | None = None) -> list[DroppedFile]:
+        """Record files as processed without handing their rows to anyone.
+
+        ``names``: plain file names in the folder; ``None``: every file pending now (e.g.
+        the history already used as reference when monitoring starts). Returns the records.
+        """
+        if names is None:
+            records = list(self.pending().files)
+        else:
+            wanted = {self._plain_name(n) for n in names}
+            pending = {f.name: f for f in self.pending().files}
+            missing = sorted(wanted - set(pending))
+            if missing:
+                raise SourceError(
+                    f"{missing} are not pending files of {self.folder} (already processed, "
+                    "still being written, or not there); pending: "
+                    f"{sorted(pending)}."
+                )
+            records = [pending[n] for n in sorted(wanted)]
+        self.commit(records)
+        return records
+
+    @property
+    def task(self) -> Task:
+        """The configured task, else the one in the ledger, else detected from the first new
+        file with rows (which reads the new files)."""
+        if self._task is not None:
+            return self._task
+        pending = self.pending()
+        if self._task is not None:
+            return self._task
+        raise SourceError(
+            f"Cannot detect the task: the drop folder {self.folder} has no new file with "
+            f"values in the target column {self.target!r} ({len(pending.files)} pending "
+            "file(s)). Set DropFolderSourceConfig.task, or wait for data."
+        )
+
+    def batches(self, batch_size: int) -> Generator[Batch, None, None]:
+        """Yield the rows of the files not processed yet, in batches with offsets from 0.
+
+        Each call lists the folder again (a poll). With ``commit="auto"`` a file is recorded
+        in the ledger once the consumer asks for the batch after its last row (or the stream
+        ends); a consumer that stops earlier leaves it pending. With ``commit="manual"`` the
+        handed-over files collect in :attr:`delivered` for :meth:`commit`.
+        """
+        _check_batch_size(batch_size)
+        start = 0  # offset of the next batch
+        buffered: list[pd.DataFrame] = []
+        n_buffered = 0
+        read: list[DroppedFile] = []  # read, rows not all handed over yet
+        for record, frame in self._read_new():
+            read.append(_at(record, start + n_buffered))
+            if frame is None or frame.empty:
+                continue
+            buffered.append(frame)
+            n_buffered += len(frame)
+            if n_buffered < batch_size:
+                continue
+            joined = pd.concat(buffered, ignore_index=True) if len(buffered) > 1 else buffered[0]
+            cut = 0
+            while n_buffered - cut >= batch_size:
+                yield self._batch(joined.iloc[cut : cut + batch_size], start)
+                start += batch_size
+                cut += batch_size
+                read = self._handed_over(read, start)
+            buffered = [joined.iloc[cut:]] if cut < len(joined) else []
+            n_buffered -= cut
+        if n_buffered:
+            rest = pd.concat(buffered, ignore_index=True) if len(buffered) > 1 else buffered[0]
+            yield self._batch(rest, start)
+            start += n_buffered
+        self._handed_over(read, start)
+
+    def _handed_over(self, read: list[DroppedFile], emitted: int) -> list[DroppedFile]:
+        """Commit (or collect) the files whose rows all lie before ``emitted``."""
+        done = [f for f in read if f.first_row + f.rows <= emitted]
+        if done:
+            if self.config.commit == "auto":
+                self.commit(done)
+            else:
+                self.delivered.extend(done)
+        return [f for f in read if f.first_row + f.rows > emitted]
+
+    def _batch(self, frame: pd.DataFrame, start: int) -> Batch:
+        return Batch.from_frame(frame, start=start, target=self.target, timestamp=self.timestamp)
+
+
+_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz"}
+
+
+def _at(record: DroppedFile, first_row: int) -> DroppedFile:
+    return dataclasses.replace(record, first_row=first_row)
+
+
+def _detect_task(y: pd.Series, where: Path) -> Task:
+    """Classification when the target is not numeric or has few distinct values."""
+    y = y.dropna()
+    if y.empty:
+        raise SourceError(
+            f"The target column {y.name!r} of {where} has no values; cannot "
+            "detect the task. Fill the target or set DropFolderSourceConfig.task."
+        )
+    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    if not numeric or y.nunique() <= MAX_CLASSES_AUTO:
+        return "classification"
+    return "regression"
+
+
+# --------------------------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------------------------
 
 #: A source configuration; ``kind`` tells them apart (use as a pydantic field type).
 def _source_kind(value: Any) -> str | None:
-    """The ``kind`` of a source mapping; without one, a mapping with a ``path`` is a file."""
+    """The ``kind`` of a source mapping; without one, a mapping with a ``path`` is a drop
+    folder when the path is an existing folder, ends in ``/`` or the mapping has a key only
+    a folder has (``patterns``, ``ledger``, ...), else a file; without a path, synthetic."""
     if isinstance(value, Mapping):
         kind = value.get("kind")
         if kind is None:
-            return "file" if "path" in value else "synthetic"
+            if "path" not in value:
+                return "synthetic"
+            path = value["path"]
+            if _FOLDER_ONLY_KEYS & set(value) or str(path).endswith(("/", os.sep)):
+                return "folder"
+            return "folder" if Path(path).is_dir() else "file"
         return str(kind)
     return getattr(value, "kind", None)
 
 
-#: A source configuration, picked by its ``kind`` (``"synthetic"`` or ``"file"``; a mapping
-#: without ``kind`` is a file when it has a ``path``, else a synthetic stream).
+_FOLDER_ONLY_KEYS = frozenset(DropFolderSourceConfig.model_fields) - frozenset(
+    FileSourceConfig.model_fields
+)
+
+#: A source configuration, picked by its ``kind`` (``"synthetic"``, ``"file"`` or
+#: ``"folder"``; a mapping without ``kind`` is a folder or a file when it has a ``path``, see
+#: :func:`_source_kind`, else a synthetic stream).
 SourceConfig = Annotated[
-    Annotated[SyntheticStreamConfig, Tag("synthetic")] | Annotated[FileSourceConfig, Tag("file")],
+    Annotated[SyntheticStreamConfig, Tag("synthetic")]
+    | Annotated[FileSourceConfig, Tag("file")]
+    | Annotated[DropFolderSourceConfig, Tag("folder")],
     Discriminator(_source_kind),
 ]
 
@@ -936,6 +1581,7 @@ class _Registered:
 SOURCES: dict[str, _Registered] = {
     "synthetic": _Registered(SyntheticStreamConfig, SyntheticSource),
     "file": _Registered(FileSourceConfig, FileSource),
+    "folder": _Registered(DropFolderSourceConfig, DropFolderSource),
 }
 
 
@@ -956,7 +1602,7 @@ def make_source(config: BaseModel | Mapping[str, Any] | str) -> StreamSource:
     >>> make_source("kafka")
     Traceback (most recent call last):
     ...
-    monitors.errors.SourceError: Unknown source kind 'kafka'; valid kinds: 'synthetic', 'file'.
+    monitors.errors.SourceError: Unknown source kind 'kafka'; valid kinds: 'synthetic', 'file', 'folder'.
     """
     if isinstance(config, BaseModel):
         for reg in SOURCES.values():
