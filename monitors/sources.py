@@ -1426,6 +1426,39 @@ class DropFolderSource:
             joined = pd.DataFrame(columns=list(self._columns or ()))
         return PendingFiles(frame=joined, files=tuple(files))
 
+    def history(self, max_rows: int) -> pd.DataFrame:
+        """The last ``max_rows`` rows of the processed files, oldest first (for retraining).
+
+        Files are read back in the order they were processed; a processed file that is gone
+        from the folder, or whose content changed since, is skipped with a warning.
+        """
+        if max_rows < 1:
+            raise SourceError(f"history(max_rows) needs a positive row count; got {max_rows!r}.")
+        frames: list[pd.DataFrame] = []
+        n = 0
+        for record in reversed(self._ledger["files"]):
+            if record.get("status") not in (None, "processed") or not record.get("rows"):
+                continue
+            path = self.folder / self._plain_name(record["name"])
+            try:
+                data = path.read_bytes()
+            except OSError:
+                log.warning("Processed file %s is gone; its rows are left out of the history.", path)
+                continue
+            if hashlib.sha256(data).hexdigest() != record["sha256"]:
+                log.warning("Processed file %s changed since; left out of the history.", path)
+                continue
+            name = record["name"]
+            frame = self._order(name, self._conform(name, self._parse(name, data)))
+            frames.append(frame)
+            n += len(frame)
+            if n >= max_rows:
+                break
+        if not frames:
+            return pd.DataFrame(columns=list(self._columns or ()))
+        joined = pd.concat(frames[::-1], ignore_index=True)
+        return joined.iloc[-max_rows:].reset_index(drop=True)
+
     def mark_processed(self, names: Iterable[str] | None = None) -> list[DroppedFile]:
         """Record files as processed without handing their rows to anyone.
 
