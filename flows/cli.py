@@ -238,5 +238,118 @@ def _benchmarks_run() -> Any:
     return importlib.import_module("benchmarks.run")
 
 
+def _servers_setup(config_path: Path | None, state_dir: Path | None) -> tuple[Any, Path]:
+    """The ``servers`` section (environment applied) and the state folder of a server command."""
+    from flows.config import load_config
+
+    config = load_config(config_path)
+    return config.servers.with_env(), Path(state_dir or config.state_dir)
+
+
+def _server_errors() -> tuple[type[BaseException], ...]:
+    from deploy.servers import ServerError
+
+    return (*_errors(), ServerError)
+
+
+_SERVER_OPTIONS = [
+    click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                 help="YAML config; its `servers:` section sets hosts, ports and URIs."),
+    click.option("--state-dir", type=click.Path(path_type=Path), default=None,
+                 help="State folder (default: the config's state_dir, .driftloop)."),
+]
+
+
+def _server_options(f: Any) -> Any:
+    for option in reversed(_SERVER_OPTIONS):
+        f = option(f)
+    return f
+
+
+@main.command()
+@_server_options
+@click.option("--timeout", type=float, default=None,
+              help="Seconds to wait for each server's health check "
+                   "(default: servers.startup_timeout_s, 120).")
+def up(config_path: Path | None, state_dir: Path | None, timeout: float | None) -> None:
+    """Start a Prefect server, an MLflow tracking server and the Evidently UI.
+
+    They listen on 127.0.0.1 (ports 4200, 5000 and 8000) unless the config's `servers:`
+    section or DRIFTLOOP_SERVER_HOST, DRIFTLOOP_PREFECT_PORT, DRIFTLOOP_MLFLOW_PORT,
+    DRIFTLOOP_EVIDENTLY_PORT, DRIFTLOOP_MLFLOW_BACKEND_URI, DRIFTLOOP_MLFLOW_ARTIFACTS_URI, ...
+    say otherwise. They keep running after this command returns; `driftloop down` stops them.
+    """
+    try:
+        from deploy.servers import client_env
+        from deploy.servers import up as start_servers
+
+        servers_config, root = _servers_setup(config_path, state_dir)
+        click.echo("starting servers (their logs are in "
+                   f"{root.expanduser().resolve() / 'servers'}) ...")
+        started = start_servers(servers_config, root, timeout=timeout)
+    except _server_errors() as e:
+        raise click.ClickException(str(e)) from None
+    for s in started:
+        click.echo(f"  {s.name:<10} pid {s.pid:<8} {s.url}")
+    click.echo("\nPoint driftloop, Prefect and MLflow clients at them with:")
+    for key, value in client_env(started).items():
+        click.echo(f"  export {key}={value}")
+    click.echo(f"\nStop them with: driftloop down --state-dir {root}")
+
+
+@main.command()
+@_server_options
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(config_path: Path | None, state_dir: Path | None, as_json: bool) -> None:
+    """Show the servers `driftloop up` started: name, pid, url, running, healthy.
+
+    Exits with 1 when a recorded server is not running or not healthy.
+    """
+    try:
+        from deploy.servers import status as server_status
+
+        _, root = _servers_setup(config_path, state_dir)
+        found = server_status(root)
+    except _server_errors() as e:
+        raise click.ClickException(str(e)) from None
+    rows = [{"name": s.server.name, "pid": s.server.pid, "url": s.server.url,
+             "running": s.running, "healthy": s.healthy, "log": s.server.log,
+             "started_at": s.server.started_at.isoformat()} for s in found]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        click.echo(f"no servers started by `driftloop up` under {root}")
+    else:
+        click.echo(f"{'name':<10} {'pid':<8} {'url':<28} {'running':<8} healthy")
+        for r in rows:
+            click.echo(f"{r['name']:<10} {r['pid']:<8} {r['url']:<28} "
+                       f"{'yes' if r['running'] else 'no':<8} {'yes' if r['healthy'] else 'no'}")
+    if not all(s.healthy for s in found):
+        raise click.exceptions.Exit(1)
+
+
+@main.command()
+@_server_options
+@click.option("--timeout", type=float, default=15.0, show_default=True,
+              help="Seconds to wait after SIGTERM before SIGKILL.")
+def down(config_path: Path | None, state_dir: Path | None, timeout: float) -> None:
+    """Stop exactly the servers `driftloop up` started (by their recorded process ids)."""
+    try:
+        from deploy.servers import down as stop_servers
+        from deploy.servers import read_record
+
+        _, root = _servers_setup(config_path, state_dir)
+        recorded = read_record(root)
+        stopped = stop_servers(root, timeout=timeout)
+    except _server_errors() as e:
+        raise click.ClickException(str(e)) from None
+    if not recorded:
+        click.echo(f"no servers started by `driftloop up` under {root}")
+    stopped_pids = {s.pid for s in stopped}
+    for s in recorded:
+        what = "stopped" if s.pid in stopped_pids else "had already exited"
+        click.echo(f"  {s.name:<10} pid {s.pid:<8} {what}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -22,8 +22,10 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from deploy.servers import ServersConfig
 from models.config import GateConfig, ModelConfig, TrainingConfig
 from models.registry import RegistryConfig
+from monitors.alerts import AlertsConfig
 from monitors.concept_drift import ConceptDriftConfig
 from monitors.data_drift import DataDriftConfig
 from monitors.decision import DecisionConfig
@@ -60,6 +62,8 @@ class DriftloopConfig(BaseModel):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    servers: ServersConfig = Field(default_factory=ServersConfig)
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> DriftloopConfig:

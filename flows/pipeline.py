@@ -34,6 +34,7 @@ from models.training import (
     make_memory,
     train_challenger,
 )
+from monitors.alerts import Alerter
 from monitors.data_drift import DriftWorkspace
 from monitors.decision import Decision
 from monitors.drift_engine import ReferenceProfile
@@ -233,6 +234,41 @@ def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegi
     return gate
 
 
+def _alert_drift(alerter: Alerter, config: DriftloopConfig, decision: Decision,
+                 context: dict[str, Any]) -> None:
+    """Drift that leads to a retrain: a warning (a refresh retrain is routine, not drift)."""
+    trig = decision.trigger
+    if trig is None or trig.kind == "refresh":
+        return
+    model = config.registry.model_name
+    try:
+        alerter.alert(model=model, kind=trig.kind, severity="warning",
+                      title=f"{trig.kind} drift on {model} at row {trig.row}: retraining",
+                      reasons=decision.reasons, window=context.get("window"), row=trig.row,
+                      details=context)
+    except Exception as e:  # alerting never stops the loop
+        _log().warning("could not raise the drift alert: %s", e)
+
+
+def _alert_promotion(alerter: Alerter, config: DriftloopConfig, result: GateResult | str,
+                     version: int | None, previous: int | None,
+                     context: dict[str, Any]) -> None:
+    """Each promotion (the gate moved ``champion``): an info alert."""
+    if isinstance(result, str) or not result.promoted or version == previous:
+        return
+    model = config.registry.model_name
+    try:
+        alerter.alert(model=model, kind="promotion", severity="info",
+                      title=f"{model} v{version} promoted to champion"
+                            + (f" (was v{previous})" if previous is not None else ""),
+                      reasons=(result.reason,), window=context.get("window"),
+                      row=context.get("row"),
+                      details={"version": version, "previous_version": previous,
+                               "trigger": context.get("trigger"), **result.to_dict()})
+    except Exception as e:  # alerting never stops the loop
+        _log().warning("could not raise the promotion alert: %s", e)
+
+
 #: Where a promoted version's data-drift reference profile is stored in its MLflow run.
 PROFILE_ARTIFACT = "drift_profile"
 PROFILE_FILE = "reference_profile.zip"
@@ -266,6 +302,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
     source = make_source(config.source)
     task_kind = source.task
     registry = ModelRegistry(paths.tracking_uri, paths.artifacts, config.registry)
+    alerter = Alerter.from_config(config.alerts, paths.root)
     # snapshots off: no Evidently snapshot to store, so no workspace (it would reject them)
     workspace = (DriftWorkspace(paths.workspace, config.registry.model_name,
                                 engine=config.data_drift.engine)
@@ -293,13 +330,15 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
                               f"labels, but the stream has no target column {source.target!r}.")
     buffer.add(checked.features, checked.target.to_numpy())
     serving = _Serving()
-    _retrain_cycle(steps=steps, config=config, registry=registry, monitor=monitor,
-                   template=template, serving=serving, buffer=buffer, reservoir=reservoir,
-                   recorder=recorder, row=history.end, window=None, since_row=None,
-                   context={"trigger": "initial", "row": history.end, "kind": "initial",
-                            "method": "warmup", "window": None},
-                   reasons=[f"initial model on the first {history.end} labelled rows"],
-                   out_dir=out)
+    initial = {"trigger": "initial", "row": history.end, "kind": "initial",
+               "method": "warmup", "window": None}
+    first = _retrain_cycle(steps=steps, config=config, registry=registry, monitor=monitor,
+                           template=template, serving=serving, buffer=buffer,
+                           reservoir=reservoir, recorder=recorder, row=history.end,
+                           window=None, since_row=None, context=initial,
+                           reasons=[f"initial model on the first {history.end} labelled rows"],
+                           out_dir=out)
+    _alert_promotion(alerter, config, first, serving.version, None, initial)
     log.info("initial champion v%s trained on rows 0..%s", serving.version, history.end)
 
     # 2. windows
@@ -319,12 +358,15 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
                        "window": window.index, "window_start": window.start,
                        "window_end": window.end, "detector": config.concept_drift.detector,
                        "event_id": f"{trig.kind}-{trig.row}"}
+            _alert_drift(alerter, config, decision, context)
+            previous = serving.version
             gate = _retrain_cycle(
                 steps=steps, config=config, registry=registry, monitor=monitor,
                 template=template, serving=serving, buffer=buffer, reservoir=reservoir,
                 recorder=recorder, row=window.end, window=window.index,
                 since_row=trig.since_row, context=context, reasons=list(decision.reasons),
                 out_dir=out)
+            _alert_promotion(alerter, config, gate, serving.version, previous, context)
             if isinstance(gate, str):
                 log.info("window %s: retrain deferred: %s", window.index, gate)
             else:
@@ -341,7 +383,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
         quarantined=monitor.n_quarantined, elapsed_s=round(elapsed, 2),
         extra={"model_name": config.registry.model_name, "champion_version": serving.version,
                "tracking_uri": paths.tracking_uri, "workspace": str(paths.workspace),
-               "state_dir": str(paths.root)},
+               "state_dir": str(paths.root), "alerts_store": str(alerter.store.path)},
     )
     write_json(summary, out / "summary.json")
     plot_accuracy(summary, out / "accuracy.png")

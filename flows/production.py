@@ -1,11 +1,21 @@
-"""Production flows: retraining started by a drift event, served as a Prefect deployment.
+"""Production flows: scheduled monitoring of a drop folder, and retraining started by its events.
 
-:func:`retrain_on_event` is the retraining flow: it trains a challenger on the most recent
-labelled rows of the drop folder (the files monitoring has processed), gates it against the
-current ``champion`` on the newest of them, registers it in MLflow and promotes it when it
-wins, with the event's reasons as the drift context. :func:`serve_retraining` serves it as a
-deployment whose trigger (:func:`flows.events.retrain_trigger`) makes Prefect's server start
-it for every ``driftloop.drift.detected`` event, the payload becoming its parameters.
+- :func:`monitor_drop_folder` is the monitoring flow, meant to run on a schedule: it takes the
+  files dropped since its last run (exactly once: :class:`~monitors.sources.DropFolderSource`),
+  puts their rows through the checks against the ``champion`` (:func:`monitors.scan.scan_rows`)
+  and, when the decision is to retrain, emits ``driftloop.drift.detected``
+  (:func:`flows.events.emit_drift_event`) with the window, the reasons and the model. The
+  files are recorded as processed once the run has done its work. With no champion yet it
+  trains the first one on the rows instead.
+- :func:`retrain_on_event` is the retraining flow: it trains a challenger on the most recent
+  labelled rows of the drop folder (the files monitoring has processed), gates it against the
+  current ``champion`` on the newest of them, registers it in MLflow and promotes it when it
+  wins, with the event's reasons as the drift context, and stores the promoted version's
+  data-drift reference profile with it.
+- :func:`serve_production` serves both as deployments (``driftloop deploy``): monitoring on an
+  interval or cron schedule, retraining with a deployment trigger
+  (:func:`flows.events.retrain_trigger`) that makes Prefect's server start it for every drift
+  event of the model, the payload becoming its parameters.
 
 MLflow is the state folder's SQLite store unless ``MLFLOW_TRACKING_URI`` names a tracking
 server. The flow only orchestrates: the work is done by the pipeline's tasks
@@ -16,20 +26,33 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from prefect import flow
 
 from flows.config import ConfigError, DriftloopConfig, load_config
-from flows.events import DRIFT_EVENT, retrain_trigger
-from flows.pipeline import gate_and_promote, register, retrain
+from flows.events import DRIFT_EVENT, emit_drift_event, retrain_trigger
+from flows.pipeline import (
+    PROFILE_ARTIFACT,
+    PROFILE_FILE,
+    gate_and_promote,
+    load_profile,
+    register,
+    retrain,
+)
 from flows.settings import StatePaths
 from models.families import make_model
 from models.registry import ModelRegistry
 from models.training import make_memory
+from monitors.drift_engine import ReferenceProfile
+from monitors.scan import scan_rows
 from monitors.sources import DropFolderSource, DropFolderSourceConfig
 
+if TYPE_CHECKING:  # pragma: no cover
+    from prefect.deployments.runner import RunnerDeployment
+
 RETRAIN_DEPLOYMENT = "driftloop-retrain"
+MONITOR_DEPLOYMENT = "driftloop-monitor"
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -89,25 +112,98 @@ def retrain_on_event(model: str, reasons: str = "", window: Any = None, row: Any
                                "row": _int_or_none(row)}
     version = register(registry, challenger, ts, config, context, None)
     gate = gate_and_promote(registry, version, champion, challenger, ts, config)
+    if gate.promoted:
+        profile = ReferenceProfile.fit(ts.X_train.reset_index(drop=True))
+        path = profile.save(paths.root / "profiles" / f"v{version.version}" / PROFILE_FILE)
+        registry.log_version_artifact(version.version, path, PROFILE_ARTIFACT)
     return {"status": "promoted" if gate.promoted else "kept", "version": version.version,
             "champion_score": gate.champion_score, "challenger_score": gate.challenger_score,
             "gate_reason": gate.reason, "reasons": reasons, "n_train": len(ts.y_train)}
 
 
-def serve_retraining(config_path: str | None = None) -> None:  # pragma: no cover - blocks
-    """Serve :func:`retrain_on_event` as the deployment ``driftloop-retrain``, triggered by
-    every drift event of the config's model. Blocks until interrupted."""
+@flow(name="driftloop-monitor")
+def monitor_drop_folder(config_path: str | None = None) -> dict[str, Any]:
+    """Check the files dropped since the last run; emit a drift event when a retrain is due.
+
+    Returns ``{"files", "rows", "windows", "retrain", "reasons", "event", ...}``.
+    """
+    config = load_config(Path(config_path) if config_path else None)
+    source = DropFolderSource(_folder_config(config))
+    pending = source.pending()
+    files = [f.name for f in pending.files]
+    summary: dict[str, Any] = {"files": files, "rows": len(pending.frame), "windows": 0,
+                               "retrain": False, "reasons": [], "event": None}
+    if pending.frame.empty:
+        source.commit(pending.files)
+        return summary
+    model = config.registry.model_name
+    paths = StatePaths.at(config.state_dir).create()
+    registry = ModelRegistry(tracking_uri(config), paths.artifacts, config.registry)
+    if registry.champion() is None:  # the first files train the first champion
+        source.commit(pending.files)
+        summary["bootstrap"] = retrain_on_event(model, "first model: no champion yet",
+                                                config_path=config_path)
+        return summary
+    info = registry.version_info("champion")
+    baseline = float(info["tags"].get("driftloop.gate.challenger_score", "nan"))
+    frame = pending.frame
+    drop = [c for c in (source.target, source.config.timestamp) if c]
+    X, y = frame.drop(columns=drop), frame[source.target].to_numpy()
+    champion = registry.load_model("champion")
+    try:
+        profile = load_profile(registry, "champion", paths.root / "profiles" / "champion")
+    except Exception:  # a champion registered without a profile: no data-drift check
+        profile = None
+    dd = config.data_drift
+    result = scan_rows(X, y, champion.predict, task=champion.task,
+                       baseline_score=baseline, window_size=config.window.size,
+                       decision=config.decision, concept_drift=config.concept_drift,
+                       profile=profile, drift_method=dd.method, drift_threshold=dd.threshold,
+                       drift_share=dd.drift_share)
+    summary.update(windows=len(result.windows), retrain=result.retrain,
+                   reasons=list(result.reasons), champion_version=info["version"],
+                   window_summaries=result.windows)
+    if result.retrain and result.window is not None:
+        event = emit_drift_event(model, result.reasons, window=result.window.index,
+                                 row=result.window.end, kind=result.kind,
+                                 extra={"files": files, "champion_version": info["version"]})
+        summary["event"] = None if event is None else str(event.id)
+    source.commit(pending.files)
+    return summary
+
+
+def serve_production(config_path: str | None = None, *, interval_s: float | None = 3600,
+                     cron: str | None = None) -> None:  # pragma: no cover - blocks
+    """Serve the monitoring deployment (every ``interval_s`` seconds, or on ``cron``) and the
+    retraining deployment (started by each drift event of the config's model), in this
+    process, until interrupted. ``deploy/prefect.yaml`` describes the same two deployments
+    for ``prefect deploy`` with a worker."""
+    from prefect import serve
+
     config = load_config(Path(config_path) if config_path else None)
     _folder_config(config)
     path = str(Path(config_path).resolve()) if config_path else None
-    retrain_on_event.serve(
-        name=RETRAIN_DEPLOYMENT,
-        triggers=[retrain_trigger(config.registry.model_name, config_path=path)],
-        parameters={"model": config.registry.model_name, "config_path": path},
-    )
+    model = config.registry.model_name
+    schedule: dict[str, Any] = {"cron": cron} if cron else {"interval": interval_s}
+    monitor = monitor_drop_folder.to_deployment(name=MONITOR_DEPLOYMENT,
+                                                parameters={"config_path": path}, **schedule)
+    retraining = retrain_on_event.to_deployment(
+        name=RETRAIN_DEPLOYMENT, triggers=[retrain_trigger(model, config_path=path)],
+        parameters={"model": model, "config_path": path})
+    serve(cast("RunnerDeployment", monitor), cast("RunnerDeployment", retraining))
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - blocks
+    """``python -m flows.production CONFIG [--interval S | --cron EXPR]``."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m flows.production", description=serve_production.__doc__)
+    p.add_argument("config")
+    p.add_argument("--interval", type=float, default=3600.0, help="seconds between monitoring runs")
+    p.add_argument("--cron", default=None, help="cron schedule instead of --interval")
+    args = p.parse_args(argv)
+    serve_production(args.config, interval_s=args.interval, cron=args.cron)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    serve_retraining(sys.argv[1] if len(sys.argv) > 1 else None)
+    main()

@@ -1,11 +1,13 @@
-"""Event-driven retraining against a real Prefect server on loopback.
+"""Scheduled monitoring and event-driven retraining against a real Prefect server on loopback.
 
-A Prefect server and a process serving the ``driftloop-retrain`` deployment (with its drift
-event trigger) run as subprocesses on a free port, each in its own process group, stopped by
-process id. The test bootstraps a champion on the first concept of a drop folder, drops files
-of a new concept, emits ``driftloop.drift.detected`` and asserts that the server started the
-retraining deployment because of that event, with its payload as parameters, and that a new
-version was registered and took the ``champion`` alias. MLflow is SQLite in the state folder.
+A Prefect server and a process serving the two production deployments (``driftloop-monitor``
+on a schedule, ``driftloop-retrain`` with its drift-event trigger) run as subprocesses on a
+free port, each in its own process group, stopped by process id. A first monitoring run over
+a drop folder trains the first champion; files of a new concept are dropped and a second
+monitoring run detects the drift and emits ``driftloop.drift.detected``; the test asserts that
+the server started the retraining deployment because of that event, with its payload as
+parameters, and that a new version was registered and took the ``champion`` alias. MLflow is
+SQLite in the state folder.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import yaml
 pytestmark = pytest.mark.server
 
 MODEL = "event-model"
+CRON = "0 0 1 1 *"  # a schedule that does not fire during the test: runs are started by hand
 
 
 def _free_port() -> int:
@@ -94,7 +97,7 @@ def _start(procs: list[subprocess.Popen[bytes]], tmp: Path, drop: Path, config_p
     procs.append(server)
     _wait_healthy(port, tmp / "server.log")
     served = subprocess.Popen(
-        [sys.executable, "-m", "flows.production", str(config_path)], env=env,
+        [sys.executable, "-m", "flows.production", str(config_path), "--cron", CRON], env=env,
         cwd=Path(__file__).resolve().parents[2], stdout=serve_log,
         stderr=subprocess.STDOUT, start_new_session=True)
     procs.append(served)
@@ -117,79 +120,117 @@ def _wait_healthy(port: int, log: Path, timeout: float = 90.0) -> None:
 
 
 def _api(port: int, path: str, body: dict[str, Any]) -> Any:
+    """POST to the server's API; a busy server's 503 is retried for up to 30 s."""
+    import urllib.error
     import urllib.request
 
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/api{path}",
-                                 data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
+    deadline = time.monotonic() + 30
+    while True:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api{path}",
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            if e.code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
-def _run_in(env: dict[str, str], code: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=Path(__file__).resolve().parents[2])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
+def _deployment(port: int, name: str) -> dict[str, Any]:
+    found = [d for d in _api(port, "/deployments/filter", {}) if d["name"] == name]
+    assert found, f"no deployment {name!r}"
+    return found[0]
 
 
-def test_a_drift_event_runs_the_retraining_deployment_and_moves_the_champion(
+def _wait_deployments(stack: dict[str, Any], names: set[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if names <= {d["name"] for d in _api(stack["port"], "/deployments/filter", {})}:
+            return
+        assert stack["served"].poll() is None, (stack["tmp"] / "serve.log").read_text()[-3000:]
+        time.sleep(1)
+    raise AssertionError(f"deployments {names} not created; serve log:\n"
+                         f"{(stack['tmp'] / 'serve.log').read_text()[-3000:]}")
+
+
+def _finished_runs(stack: dict[str, Any], deployment_id: str, n: int,
+                   timeout: float = 240) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    runs: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        runs = _api(stack["port"], "/flow_runs/filter", {
+            "flow_runs": {"deployment_id": {"any_": [deployment_id]},
+                          "state": {"type": {"any_": ["COMPLETED", "FAILED", "CRASHED"]}}},
+            "sort": "EXPECTED_START_TIME_ASC"})
+        if len(runs) >= n:
+            return runs
+        assert stack["served"].poll() is None, (stack["tmp"] / "serve.log").read_text()[-3000:]
+        time.sleep(2)
+    raise AssertionError(f"{len(runs)} of {n} run(s) finished; serve log:\n"
+                         f"{(stack['tmp'] / 'serve.log').read_text()[-3000:]}")
+
+
+def _run_monitor(stack: dict[str, Any], monitor: dict[str, Any], n: int) -> dict[str, Any]:
+    _api(stack["port"], f"/deployments/{monitor['id']}/create_flow_run", {})
+    run = _finished_runs(stack, monitor["id"], n)[n - 1]
+    assert run["state_type"] == "COMPLETED", (stack["tmp"] / "serve.log").read_text()[-3000:]
+    return run
+
+
+def test_monitoring_detects_drift_and_its_event_retrains_and_promotes(
         stack: dict[str, Any]) -> None:
     from mlflow import MlflowClient
 
     from flows.settings import StatePaths
 
     rng = np.random.default_rng(0)
-    drop, env, port = stack["drop"], stack["env"], stack["port"]
+    drop, port = stack["drop"], stack["port"]
     state = StatePaths.at(yaml.safe_load(stack["config_path"].read_text())["state_dir"])
-    # 1. the first concept, processed by monitoring; a champion is bootstrapped on it
-    _concept(rng, 2000, flipped=False).to_csv(drop / "day1.csv", index=False)
-    boot = _run_in(env, (
-        "from monitors.sources import DropFolderSource\n"
-        "from flows.config import load_config\n"
-        "from flows.production import retrain_on_event\n"
-        f"cfg = load_config({str(stack['config_path'])!r})\n"
-        "src = DropFolderSource(cfg.source); p = src.pending(); src.commit(p.files)\n"
-        f"print(retrain_on_event({MODEL!r}, 'bootstrap', config_path={str(stack['config_path'])!r}))\n"))
-    assert "'status': 'promoted'" in boot, boot
     client = MlflowClient(tracking_uri=state.tracking_uri)
+    _wait_deployments(stack, {"driftloop-monitor", "driftloop-retrain"})
+    monitor, retraining = _deployment(port, "driftloop-monitor"), _deployment(port, "driftloop-retrain")
+    assert [s["schedule"].get("cron") for s in monitor["schedules"]] == [CRON]
+    assert retraining["schedules"] == []  # started by events only
+
+    # 1. the first files: the monitoring run trains the first champion on them
+    _concept(rng, 2000, flipped=False).to_csv(drop / "day1.csv", index=False)
+    _run_monitor(stack, monitor, 1)
     assert int(client.get_model_version_by_alias(MODEL, "champion").version) == 1
 
-    # 2. the concept changes; monitoring processes the new file and emits the drift event
-    _concept(rng, 2000, flipped=True).to_csv(drop / "day2.csv", index=False)
-    _run_in(env, (
-        "from monitors.sources import DropFolderSource\n"
-        "from flows.config import load_config\n"
-        "from flows.events import emit_drift_event\n"
-        f"cfg = load_config({str(stack['config_path'])!r})\n"
-        "src = DropFolderSource(cfg.source); p = src.pending(); src.commit(p.files)\n"
-        f"emit_drift_event({MODEL!r}, ['concept drift (ADWIN)', 'accuracy -0.40'], "
-        "window=3, row=3456)\n"))
+    # 2. the same concept again: no drift, no event
+    _concept(rng, 1500, flipped=False).to_csv(drop / "day2.csv", index=False)
+    _run_monitor(stack, monitor, 2)
+    time.sleep(3)
+    assert _finished_runs(stack, retraining["id"], 0, timeout=1) == []
 
-    # 3. the server starts the retraining deployment with the event's payload
-    deadline = time.monotonic() + 240
-    runs: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        runs = _api(port, "/flow_runs/filter", {"flow_runs": {
-            "deployment_id": {"is_null_": False},
-            "state": {"type": {"any_": ["COMPLETED", "FAILED", "CRASHED"]}}}})
-        if runs:
-            break
-        assert stack["served"].poll() is None, (stack["tmp"] / "serve.log").read_text()[-3000:]
-        time.sleep(2)
-    assert runs, f"no retraining run; serve log:\n{(stack['tmp'] / 'serve.log').read_text()[-3000:]}"
-    run = runs[0]
+    # 3. the concept changes: monitoring detects it and emits the drift event
+    _concept(rng, 3000, flipped=True).to_csv(drop / "day3.csv", index=False)
+    _run_monitor(stack, monitor, 3)
+    deadline, events = time.monotonic() + 60, []
+    while not events and time.monotonic() < deadline:  # events are stored asynchronously
+        events = _api(port, "/events/filter",
+                      {"filter": {"event": {"name": ["driftloop.drift.detected"]}}})["events"]
+        time.sleep(1)
+    assert len(events) == 1, (stack["tmp"] / "serve.log").read_text()[-3000:]
+    payload = events[0]["payload"]
+    assert payload["model"] == MODEL and payload["files"] == ["day3.csv"]
+    assert payload["champion_version"] == 1 and payload["kind"] in {"concept", "performance"}
+    assert "retrain on" in payload["reasons"] and payload["window"] is not None
+
+    # 4. the server starts the retraining deployment with the event's payload
+    run = _finished_runs(stack, retraining["id"], 1)[0]
     assert run["state_type"] == "COMPLETED", (stack["tmp"] / "serve.log").read_text()[-3000:]
     assert run["parameters"]["model"] == MODEL
-    assert run["parameters"]["reasons"] == "concept drift (ADWIN); accuracy -0.40"
-    assert str(run["parameters"]["row"]) == "3456"
-    deployment = _api(port, "/deployments/filter", {})[0]
-    assert run["deployment_id"] == deployment["id"] and deployment["name"] == "driftloop-retrain"
-    events = _api(port, "/events/filter", {"filter": {"event": {"name": ["driftloop.drift.detected"]}}})
-    assert events["events"], "the drift event is not in the server's event store"
+    assert run["parameters"]["reasons"] == payload["reasons"]
+    assert str(run["parameters"]["row"]) == str(payload["row"])
 
-    # 4. a new version, registered because of that event, holds the champion alias
+    # 5. a new version, registered because of that event, holds the champion alias
     champion = client.get_model_version_by_alias(MODEL, "champion")
     assert int(champion.version) == 2
     assert champion.tags["driftloop.trigger"] == "event"
-    assert champion.tags["driftloop.drift_reasons"] == "concept drift (ADWIN); accuracy -0.40"
+    assert champion.tags["driftloop.drift_reasons"] == payload["reasons"]
+    # and every processed file was taken once
+    ledger = json.loads((state.root / "ledger.json").read_text())
+    assert sorted(r["name"] for r in ledger["files"]) == ["day1.csv", "day2.csv", "day3.csv"]
