@@ -351,5 +351,33 @@ def down(config_path: Path | None, state_dir: Path | None, timeout: float) -> No
         click.echo(f"  {s.name:<10} pid {s.pid:<8} {what}")
 
 
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
+              help="YAML config whose source is a drop folder (source.kind: folder).")
+@click.option("--interval", type=float, default=3600.0, show_default=True,
+              help="Seconds between monitoring runs.")
+@click.option("--cron", default=None, help="Cron schedule for monitoring instead of --interval.")
+def deploy(config_path: Path, interval: float, cron: str | None) -> None:
+    """Serve the production deployments against the Prefect API of PREFECT_API_URL.
+
+    driftloop-monitor checks the drop folder's new files on the schedule and emits
+    driftloop.drift.detected when a retrain is due; driftloop-retrain is started by each such
+    event (a deployment trigger) and retrains, gates, registers and promotes. Runs until
+    interrupted; point PREFECT_API_URL and MLFLOW_TRACKING_URI at the servers of `driftloop up`
+    first. deploy/prefect.yaml describes the same deployments for `prefect deploy`.
+    """
+    try:
+        from flows.config import load_config
+        from flows.production import _folder_config
+
+        _folder_config(load_config(config_path))  # fail before serving on a wrong config
+        from flows.production import serve_production
+    except _errors() as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"serving driftloop-monitor ({f'cron {cron}' if cron else f'every {interval:g} s'}) "
+               "and driftloop-retrain (on driftloop.drift.detected); Ctrl-C stops")
+    serve_production(str(config_path), interval_s=interval, cron=cron)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
