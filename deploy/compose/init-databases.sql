@@ -1,0 +1,3 @@
+-- One Postgres server, one database each for Prefect and MLflow.
+CREATE DATABASE prefect OWNER driftloop;
+CREATE DATABASE mlflow OWNER driftloop;
