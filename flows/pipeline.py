@@ -234,7 +234,7 @@ def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegi
     return gate
 
 
-def _alert_drift(alerter: Alerter, config: DriftloopConfig, decision: Decision,
+def alert_drift(alerter: Alerter, config: DriftloopConfig, decision: Decision,
                  context: dict[str, Any]) -> None:
     """Drift that leads to a retrain: a warning (a refresh retrain is routine, not drift)."""
     trig = decision.trigger
@@ -250,7 +250,7 @@ def _alert_drift(alerter: Alerter, config: DriftloopConfig, decision: Decision,
         _log().warning("could not raise the drift alert: %s", e)
 
 
-def _alert_promotion(alerter: Alerter, config: DriftloopConfig, result: GateResult | str,
+def alert_promotion(alerter: Alerter, config: DriftloopConfig, result: GateResult | str,
                      version: int | None, previous: int | None,
                      context: dict[str, Any]) -> None:
     """Each promotion (the gate moved ``champion``): an info alert."""
@@ -338,7 +338,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
                            window=None, since_row=None, context=initial,
                            reasons=[f"initial model on the first {history.end} labelled rows"],
                            out_dir=out)
-    _alert_promotion(alerter, config, first, serving.version, None, initial)
+    alert_promotion(alerter, config, first, serving.version, None, initial)
     log.info("initial champion v%s trained on rows 0..%s", serving.version, history.end)
 
     # 2. windows
@@ -358,7 +358,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
                        "window": window.index, "window_start": window.start,
                        "window_end": window.end, "detector": config.concept_drift.detector,
                        "event_id": f"{trig.kind}-{trig.row}"}
-            _alert_drift(alerter, config, decision, context)
+            alert_drift(alerter, config, decision, context)
             previous = serving.version
             gate = _retrain_cycle(
                 steps=steps, config=config, registry=registry, monitor=monitor,
@@ -366,7 +366,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
                 recorder=recorder, row=window.end, window=window.index,
                 since_row=trig.since_row, context=context, reasons=list(decision.reasons),
                 out_dir=out)
-            _alert_promotion(alerter, config, gate, serving.version, previous, context)
+            alert_promotion(alerter, config, gate, serving.version, previous, context)
             if isinstance(gate, str):
                 log.info("window %s: retrain deferred: %s", window.index, gate)
             else:

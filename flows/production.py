@@ -35,6 +35,8 @@ from flows.events import DRIFT_EVENT, emit_drift_event, retrain_trigger
 from flows.pipeline import (
     PROFILE_ARTIFACT,
     PROFILE_FILE,
+    alert_drift,
+    alert_promotion,
     gate_and_promote,
     load_profile,
     register,
@@ -44,6 +46,7 @@ from flows.settings import StatePaths
 from models.families import make_model
 from models.registry import ModelRegistry
 from models.training import make_memory
+from monitors.alerts import Alerter
 from monitors.drift_engine import ReferenceProfile
 from monitors.scan import scan_rows
 from monitors.sources import DropFolderSource, DropFolderSourceConfig
@@ -110,8 +113,11 @@ def retrain_on_event(model: str, reasons: str = "", window: Any = None, row: Any
     context: dict[str, Any] = {"trigger": "event", "kind": "event", "event": DRIFT_EVENT,
                                "reasons": reasons, "window": _int_or_none(window),
                                "row": _int_or_none(row)}
+    previous = registry.champion()
     version = register(registry, challenger, ts, config, context, None)
     gate = gate_and_promote(registry, version, champion, challenger, ts, config)
+    alert_promotion(Alerter.from_config(config.alerts, paths.root), config, gate,
+                     version.version, None if previous is None else previous.version, context)
     if gate.promoted:
         profile = ReferenceProfile.fit(ts.X_train.reset_index(drop=True))
         path = profile.save(paths.root / "profiles" / f"v{version.version}" / PROFILE_FILE)
@@ -163,7 +169,10 @@ def monitor_drop_folder(config_path: str | None = None) -> dict[str, Any]:
     summary.update(windows=len(result.windows), retrain=result.retrain,
                    reasons=list(result.reasons), champion_version=info["version"],
                    window_summaries=result.windows)
-    if result.retrain and result.window is not None:
+    if result.retrain and result.window is not None and result.decision is not None:
+        alert_drift(Alerter.from_config(config.alerts, paths.root), config, result.decision,
+                     {"window": result.window.index, "row": result.window.end,
+                      "trigger": "scheduled-monitoring", "files": ", ".join(files)})
         event = emit_drift_event(model, result.reasons, window=result.window.index,
                                  row=result.window.end, kind=result.kind,
                                  extra={"files": files, "champion_version": info["version"]})

@@ -59,11 +59,21 @@ def _concept(rng: np.random.Generator, n: int, flipped: bool) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def webhook() -> Iterator[Any]:
+    from alert_receivers import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, webhook: Any) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("events")
     drop = tmp / "drop"
     drop.mkdir()
     config = {
+        "alerts": {"sinks": ["log", {"kind": "webhook", "url": webhook.url(),
+                                     "url_env": "DRIFTLOOP_TEST_UNSET_WEBHOOK"}]},
         "state_dir": str(tmp / "state"),
         "source": {"kind": "folder", "path": str(drop), "target": "y", "min_age_seconds": 0,
                    "ledger": str(tmp / "state" / "ledger.json")},
@@ -82,7 +92,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     procs: list[subprocess.Popen[bytes]] = []
     with open(tmp / "server.log", "wb") as server_log, open(tmp / "serve.log", "wb") as serve_log:
         try:
-            yield from _start(procs, tmp, drop, config_path, env, port, bin_dir, server_log, serve_log)
+            for ctx in _start(procs, tmp, drop, config_path, env, port, bin_dir, server_log,
+                              serve_log):
+                yield {**ctx, "webhook": webhook}
         finally:
             for proc in reversed(procs):  # the served process before its server
                 _stop(proc)
@@ -231,6 +243,15 @@ def test_monitoring_detects_drift_and_its_event_retrains_and_promotes(
     assert int(champion.version) == 2
     assert champion.tags["driftloop.trigger"] == "event"
     assert champion.tags["driftloop.drift_reasons"] == payload["reasons"]
+    # the drift and both promotions were alerted (webhook) and stored
+    from monitors.alerts import AlertStore
+
+    stored = AlertStore(state.root / "alerts.sqlite").alerts(model=MODEL)
+    kinds = [a.alert.kind for a in stored if a.status == "sent"]
+    assert kinds.count("promotion") == 2 and payload["kind"] in kinds, kinds
+    drift_alert = next(a for a in stored if a.alert.kind == payload["kind"])
+    assert "webhook" in drift_alert.delivered and "day3.csv" in str(drift_alert.alert.details)
+    assert len(stack["webhook"].requests) >= 3
     # and every processed file was taken once
     ledger = json.loads((state.root / "ledger.json").read_text())
     assert sorted(r["name"] for r in ledger["files"]) == ["day1.csv", "day2.csv", "day3.csv"]
