@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -59,9 +59,10 @@ def _log() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
 
 @task(name="monitor-window", **_TASK)
 def monitor_window(monitor: WindowMonitor, window: Any, batch: Batch,
-                   champion: DriftModel) -> WindowReport:
+                   champion: DriftModel, version: int | None = None) -> WindowReport:
     """Validate, serve, join labels, check concept and data drift, decide."""
-    return monitor.observe(window, batch, champion.predict)
+    return monitor.observe(window, batch, champion.predict,
+                           values={"champion_version": version})
 
 
 @task(name="learn-from-labels", **_TASK)
@@ -192,6 +193,17 @@ def _checkpoint(steps: Steps, registry: ModelRegistry, serving: _Serving,
     serving.version, serving.learnt_since_version = version.version, 0
 
 
+def _dashboard_event(monitor: WindowMonitor, kind: Literal["retrain", "promotion"],
+                     value: float, window: int | None) -> None:
+    """A retrain or promotion on the Evidently dashboard (when snapshots are kept)."""
+    if monitor.workspace is None:
+        return
+    try:
+        monitor.workspace.add_event(kind, value)
+    except Exception as e:  # the dashboard never stops the loop
+        _log().warning("could not store the %s event for window %s: %s", kind, window, e)
+
+
 def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegistry,
                    monitor: WindowMonitor, template: DriftModel, serving: _Serving,
                    buffer: LabelledBuffer, reservoir: Reservoir, recorder: RunRecorder,
@@ -221,7 +233,9 @@ def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegi
                          champion_version=serving.version, trigger=context,
                          n_train=len(ts.y_train), n_replay=ts.n_replay, reasons=reasons)
     monitor.on_retrain(row)
+    _dashboard_event(monitor, "retrain", 1, window)
     if gate.promoted:
+        _dashboard_event(monitor, "promotion", version.version, window)
         serving.model, serving.version = challenger, version.version
         serving.learnt_since_version = 0
         drift_start = since_row if context.get("kind") not in ("initial", "refresh") else None
@@ -344,7 +358,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
     # 2. windows
     rows = history.end
     for window, batch in CountWindower(config.window.size).windows(rest):
-        report = steps.monitor_window(monitor, window, batch, serving.model)
+        report = steps.monitor_window(monitor, window, batch, serving.model, serving.version)
         rows = window.end
         steps.learn_from_labels(buffer, serving.model, report.labelled)
         if serving.online:

@@ -89,6 +89,8 @@ _VALUE_DRIFT = frozenset({"evidently:metric_v2:ValueDrift",
                           "evidently:metric_v2:DriftloopValueDrift"})
 _DRIFTED_COUNT = frozenset({"evidently:metric_v2:DriftedColumnsCount",
                             "evidently:metric_v2:DriftloopDriftedColumnsCount"})
+#: Most features drawn in the dashboard's per-feature drift panel.
+MAX_FEATURE_SERIES = 20
 #: The drifted-columns metric each engine puts in a snapshot (dashboards plot its share).
 COUNT_METRIC: dict[str, str] = {"driftloop": "DriftloopDriftedColumnsCount",
                                 "evidently": "DriftedColumnsCount"}
@@ -401,22 +403,6 @@ class DataDriftCheck:
             self.profile_ = ReferenceProfile.fit(frame, numerical_columns=num, categorical_columns=cat)
             if preds is not None and pred_kind is not None:
                 self.prediction_profile_ = ColumnProfile.fit(cfg.prediction_column, preds, pred_kind)
-            self._register_profile()
-
-    def _register_profile(self) -> None:
-        """Hand the profile (features and prediction) to the Evidently plug-in, for snapshots."""
-        if not self.config.snapshots or self.profile_ is None:
-            return
-        from monitors.evidently_plugin import register_profile, unregister_profile
-
-        old = getattr(self, "_profile_key", None)
-        if old is not None:
-            unregister_profile(old)
-        columns = dict(self.profile_.columns)
-        if self.prediction_profile_ is not None:
-            columns[self.config.prediction_column] = self.prediction_profile_
-        self._profile_key: str | None = register_profile(
-            ReferenceProfile(columns, self.profile_.n_rows))
 
     @staticmethod
     def _resolve_columns(
@@ -473,6 +459,7 @@ class DataDriftCheck:
         *,
         predictions: np.ndarray | None = None,
         timestamp: datetime | None = None,
+        values: dict[str, float | int | None] | None = None,
     ) -> DataDriftResult:
         """Compare one window with the reference.
 
@@ -489,6 +476,10 @@ class DataDriftCheck:
         timestamp
             The snapshot's time in the Evidently UI (default: now). Evidently stores naive
             timestamps: an aware one is converted to UTC and made naive.
+        values
+            Other numbers of the window (e.g. ``accuracy``, ``champion_version``) to store in
+            the snapshot as ``DriftloopWindowValue`` metrics, for the dashboard; ignored without
+            snapshots.
 
         Returns
         -------
@@ -499,7 +490,7 @@ class DataDriftCheck:
                 "DataDriftCheck is not fitted; call fit(reference) before calculate()."
             )
         try:
-            return self._calculate(current, window, predictions, timestamp)
+            return self._calculate(current, window, predictions, timestamp, values)
         except DriftCheckError:
             raise
         except Exception as exc:
@@ -530,6 +521,7 @@ class DataDriftCheck:
         window: Window,
         predictions: np.ndarray | None,
         timestamp: datetime | None,
+        values: dict[str, float | int | None] | None = None,
     ) -> DataDriftResult:
         from evidently import Report
         from evidently.metrics import ValueDrift
@@ -569,8 +561,9 @@ class DataDriftCheck:
         if cfg.engine == "driftloop":
             from monitors.evidently_plugin import DriftloopDataDriftPreset, DriftloopValueDrift
 
-            common = {"method": cfg.method, "threshold": cfg.threshold,
-                      "profile": self._profile_key}
+            # the plug-in fits the profile from the cached reference Dataset once (no key in
+            # the metric parameters, so a dashboard series continues across promotions)
+            common = {"method": cfg.method, "threshold": cfg.threshold}
             metrics = [DriftloopDataDriftPreset(columns=features, drift_share=cfg.drift_share,
                                                 correction=cfg.correction, **common)]
             if with_predictions:
@@ -584,6 +577,10 @@ class DataDriftCheck:
             if with_predictions:
                 metrics.append(ValueDrift(column=cfg.prediction_column, method=cfg.method,
                                           threshold=cfg.threshold))
+        if values:
+            from monitors.evidently_plugin import window_values
+
+            metrics.extend(window_values(values))
         snapshot = Report(metrics, include_tests=True).run(
             self._dataset(frame, with_predictions),
             self._reference_dataset(with_predictions),
@@ -743,19 +740,80 @@ class DriftWorkspace:
                 f"{type(exc).__name__}: {exc}"
             ) from exc
 
+    #: Titles of the dashboard's panels (the per-feature panel comes with the first snapshot).
+    PANEL_TITLES = ("Share of drifted features", "Model quality", "Retrains and promotions",
+                    "Drift score per feature")
+
     def _add_dashboard(self) -> None:
-        """A line panel of the share of drifted features per window (best effort)."""
+        """The drift dashboard's fixed panels: drift share, model quality, retrains and
+        promotions (best effort: the snapshots matter, the panels are a convenience)."""
         try:
             from evidently.sdk.models import PanelMetric
-            from evidently.sdk.panels import line_plot_panel
+            from evidently.sdk.panels import bar_plot_panel, line_plot_panel
 
+            value = "DriftloopWindowValue"
             self._project.dashboard.add_panel(line_plot_panel(
-                title="Share of drifted features",
+                title=self.PANEL_TITLES[0],
                 values=[PanelMetric(metric=COUNT_METRIC[self.engine], legend="share",
                                     metric_labels={"value_type": "share"})],
             ))
-        except Exception as exc:  # the snapshots matter, the panel is a convenience
-            logger.warning("Could not add the drift dashboard panel: %s", exc)
+            self._project.dashboard.add_panel(line_plot_panel(
+                title=self.PANEL_TITLES[1],
+                description="labelled rows of each window, scored by the champion that served them",
+                values=[PanelMetric(metric=value, legend=name, metric_labels={"name": name})
+                        for name in ("accuracy", "f1", "mae", "rmse")],
+            ))
+            self._project.dashboard.add_panel(bar_plot_panel(
+                title=self.PANEL_TITLES[2],
+                description="retrain: 1 per retrain; promotion: the promoted version",
+                values=[PanelMetric(metric=value, legend=name, metric_labels={"name": name})
+                        for name in ("retrain", "promotion")],
+            ))
+        except Exception as exc:
+            logger.warning("Could not add the drift dashboard panels: %s", exc)
+
+    def _ensure_feature_panel(self, columns: tuple[str, ...]) -> None:
+        """A line per feature of its drift score (added once, with the first snapshot)."""
+        if getattr(self, "_feature_panel", False):
+            return
+        self._feature_panel = True
+        try:
+            titles = {p.title for p in self._project.dashboard.model().panels}
+            if self.PANEL_TITLES[3] in titles:
+                return
+            from evidently.sdk.models import PanelMetric
+            from evidently.sdk.panels import line_plot_panel
+
+            metric = "DriftloopValueDrift" if self.engine == "driftloop" else "ValueDrift"
+            self._project.dashboard.add_panel(line_plot_panel(
+                title=self.PANEL_TITLES[3],
+                values=[PanelMetric(metric=metric, legend=c, metric_labels={"column": c})
+                        for c in columns[:MAX_FEATURE_SERIES]],
+            ))
+        except Exception as exc:
+            logger.warning("Could not add the per-feature drift panel: %s", exc)
+
+    def add_event(self, kind: Literal["retrain", "promotion"], value: float, *,
+                  window: Window | None = None, timestamp: datetime | None = None) -> str:
+        """Store a retrain (``value`` 1) or a promotion (``value`` the new version) as a small
+        snapshot, for the dashboard's "Retrains and promotions" panel."""
+        from evidently import DataDefinition, Dataset, Report
+
+        from monitors.evidently_plugin import window_values
+
+        tags = ["driftloop", kind] + ([f"window={window.index}"] if window is not None else [])
+        try:
+            frame = pd.DataFrame({"_": [0.0]})
+            snapshot = Report(window_values({kind: value})).run(
+                Dataset.from_pandas(frame, data_definition=DataDefinition(numerical_columns=["_"])),
+                None, timestamp=_naive(timestamp), name=f"{kind} {value:g}", tags=tags)
+            ref = self._workspace.add_run(self._project.id, snapshot, include_data=False)
+        except Exception as exc:
+            raise DriftCheckError(
+                f"Could not store the {kind} event in the Evidently workspace {self.path}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        return str(ref.id)
 
     @property
     def project_id(self) -> str:
@@ -780,6 +838,7 @@ class DriftWorkspace:
     def add(self, result: DataDriftResult) -> str:
         """Store the window's Evidently snapshot in the project and return its id."""
         snapshot = self._snapshot(result)
+        self._ensure_feature_panel(tuple(c.name for c in result.columns))
         try:
             ref = self._workspace.add_run(self._project.id, snapshot, include_data=False)
         except Exception as exc:

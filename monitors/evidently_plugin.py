@@ -15,9 +15,11 @@ and dashboard panels are ``evidently:metric_v2:DriftloopDriftedColumnsCount`` an
 
 All metrics of one report share one computation: the first one that runs compares every column
 (:func:`monitors.drift_engine.compare`, columns in parallel) and caches the result on the
-report's context. The reference profile is looked up by the ``profile`` key given to
-:func:`register_profile` (the pipeline registers the champion's profile once); without one it
-is fitted from the report's reference data.
+report's context. The reference profile is fitted from the report's reference data, once per
+reference ``Dataset`` object (reuse it across windows, as :class:`~monitors.data_drift.DataDriftCheck`
+does), or looked up by the ``profile`` key given to :func:`register_profile` for a profile
+built elsewhere. (The key is a metric parameter, so it is part of the series' identity in
+dashboards: keep it stable.)
 
 This module imports Evidently (about 4 s), so import it lazily.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -67,6 +70,26 @@ def unregister_profile(key: str) -> None:
         _PROFILES.pop(key, None)
 
 
+_FITTED: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], ReferenceProfile]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _fitted_profile(reference: Dataset, columns: tuple[str, ...]) -> ReferenceProfile:
+    """The profile of a reference dataset, fitted once per dataset object and column set (a
+    caller that reuses its reference ``Dataset`` across windows fits it once)."""
+    try:
+        per_dataset = _FITTED.setdefault(reference, {})
+    except TypeError:  # not weak-referenceable: fit every time
+        per_dataset = {}
+    if columns not in per_dataset:
+        ref_frame = reference.as_dataframe()
+        num = [c for c in columns if reference.column(c).type == ColumnType.Numerical]
+        cat = [c for c in columns if c not in num]
+        per_dataset[columns] = ReferenceProfile.fit(ref_frame, numerical_columns=num,
+                                                    categorical_columns=cat)
+    return per_dataset[columns]
+
+
 def _window_results(context: Context, metric: Any, current: Dataset,
                     reference: Dataset | None) -> dict[str, ColumnDrift]:
     """Every column's verdict for this report run, computed once and cached on the context."""
@@ -82,10 +105,7 @@ def _window_results(context: Context, metric: Any, current: Dataset,
             columns = [c for c in current_frame.columns
                        if current.column(c).type in (ColumnType.Numerical, ColumnType.Categorical)]
         if profile is None:
-            ref_frame = reference.as_dataframe()
-            num = [c for c in columns if reference.column(c).type == ColumnType.Numerical]
-            cat = [c for c in columns if c not in num]
-            profile = ReferenceProfile.fit(ref_frame, numerical_columns=num, categorical_columns=cat)
+            profile = _fitted_profile(reference, tuple(columns))
         else:
             missing = [c for c in columns if c not in profile.columns]
             if missing:
@@ -171,6 +191,31 @@ class DriftloopValueDriftCalculation(SingleValueCalculation[DriftloopValueDrift]
 
     def display_name(self) -> str:
         return f"Value drift for {self.metric.column} (driftloop)"
+
+
+class DriftloopWindowValue(SingleValueMetric):
+    """A number driftloop measured for the window (accuracy, F1, MAE, the serving champion's
+    version, a retrain or a promotion), stored in the snapshot so that dashboards can plot it
+    over time next to the drift. ``name`` says which; the value is given, not computed."""
+
+    name: str
+    value: float
+
+
+class DriftloopWindowValueCalculation(SingleValueCalculation[DriftloopWindowValue]):
+    def calculate(self, context: Context, current_data: Dataset, reference_data: Dataset | None) -> SingleValue:
+        return self.result(self.metric.value)
+
+    def display_name(self) -> str:
+        return f"{self.metric.name} (driftloop)"
+
+
+def window_values(values: dict[str, float | int | None]) -> list[DriftloopWindowValue]:
+    """One :class:`DriftloopWindowValue` per finite value (missing ones are left out)."""
+    import math
+
+    return [DriftloopWindowValue(name=k, value=float(v)) for k, v in values.items()
+            if v is not None and math.isfinite(float(v))]
 
 
 class DriftloopDataDriftPreset(MetricContainer):

@@ -120,7 +120,11 @@ class WindowMonitor:
         return None
 
     # -- one window ------------------------------------------------------------------------
-    def observe(self, window: Window, batch: Batch, predict: Predict) -> WindowReport:
+    def observe(self, window: Window, batch: Batch, predict: Predict, *,
+                values: dict[str, float | int | None] | None = None) -> WindowReport:
+        """Put one window through the checks. ``values`` (e.g. the serving champion's version)
+        are stored in the window's Evidently snapshot with its labelled performance, for the
+        dashboard."""
         t: dict[str, float] = {}
         t0 = time.perf_counter()
         checked = self.validator.validate(batch)
@@ -142,7 +146,10 @@ class WindowMonitor:
         t0 = time.perf_counter()
         dd: DataDriftResult | None = None
         if len(X) and hasattr(self.data_drift, "reference_"):
-            dd = self.data_drift.calculate(X, window, predictions=preds)
+            shown = {k: v for k, v in perf.to_dict().items()
+                     if k in ("accuracy", "f1", "mae", "rmse")}
+            dd = self.data_drift.calculate(X, window, predictions=preds,
+                                           values={**shown, **(values or {})})
             self._recent[window.index] = dd
             while len(self._recent) > self._keep:
                 self._recent.popitem(last=False)

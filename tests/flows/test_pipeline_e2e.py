@@ -153,7 +153,13 @@ def test_every_window_is_an_evidently_snapshot_in_the_workspace(demo_run: Any) -
 
     config, summary, *_ = demo_run
     ws = DriftWorkspace(StatePaths.at(config.state_dir).workspace, config.registry.model_name)
-    assert len(ws.snapshot_ids()) == len(summary["windows"]) == 28
+    stored = ws.snapshots()
+    windows = [s for s in stored if "data-drift" in s.tags]
+    assert len(windows) == len(summary["windows"]) == 28
+    # the other snapshots are the retrain and promotion events of the dashboard
+    events = [s for s in stored if "data-drift" not in s.tags]
+    promoted = sum(bool(r["promoted"]) for r in summary["retrains"])
+    assert len(events) == len(summary["retrains"]) + promoted
 
 
 def test_outputs_are_written(demo_run: Any) -> None:
@@ -204,7 +210,101 @@ def test_the_flow_checks_data_drift_with_driftloops_engine_inside_evidently(demo
     assert config.data_drift.engine == "driftloop"
     ws = Workspace(str(StatePaths.at(config.state_dir).workspace))
     project = ws.search_project(config.registry.model_name)[0]
-    run = ws.get_run(project.id, ws.list_runs(project.id)[0])
-    types = {r.metric_value_location.metric.params["type"] for r in run.metric_results.values()}
+    types: set[str] = set()
+    for sid in ws.list_runs(project.id):
+        run = ws.get_run(project.id, sid)
+        if run is not None and "data-drift" in run.tags:
+            types = {r.metric_value_location.metric.params["type"]
+                     for r in run.metric_results.values()}
+            break
     assert "evidently:metric_v2:DriftloopValueDrift" in types
     assert "evidently:metric_v2:DriftloopDriftedColumnsCount" in types
+
+
+@pytest.fixture(scope="module")
+def evidently_ui(demo_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The real Evidently UI over the run's workspace, on a free loopback port."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    config, *_ = demo_run
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("ui") / "evidently-ui.log"
+    exe = Path(sys.executable).parent / "evidently"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(exe), "ui", "--workspace", str(StatePaths.at(config.state_dir).workspace),
+             "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "DO_NOT_TRACK": "true"})
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/projects", timeout=2)
+                    break
+                except OSError:
+                    assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.5)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+
+
+def _post(url: str, body: dict[str, Any]) -> Any:
+    import urllib.request
+
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def test_the_evidently_ui_dashboard_shows_the_runs_drift_quality_and_promotions(
+        demo_run: Any, evidently_ui: str) -> None:
+    import urllib.request
+
+    from monitors.data_drift import DriftWorkspace
+
+    config, summary, *_ = demo_run
+    ws = DriftWorkspace(StatePaths.at(config.state_dir).workspace, config.registry.model_name)
+    pid = ws.project_id
+    with urllib.request.urlopen(f"{evidently_ui}/api/v2/dashboards/{pid}", timeout=30) as r:
+        dashboard = json.loads(r.read())
+    titles = [p["title"] for p in dashboard["panels"]]
+    assert titles == list(DriftWorkspace.PANEL_TITLES)
+
+    def series(metric: str, **labels: str) -> list[float]:
+        """The values the UI plots for one panel line, in snapshot order. Points of one line
+        may come in several series (a resolved parameter, such as the method after the
+        reference grew, splits them); every snapshot has at most one point."""
+        got = _post(f"{evidently_ui}/api/v2/snapshots/{pid}/data_series_batch", {"series_filter": [
+            {"tags": [], "metadata": {}, "metric": f"evidently:metric_v2:{metric}",
+             "metric_labels": labels}]})
+        assert got["series"], f"no {metric} {labels} series"
+        points = []
+        for i in range(len(got["sources"])):
+            at = [s["values"][i] for s in got["series"]
+                  if i < len(s["values"]) and s["values"][i] is not None]
+            assert len(at) <= 1, at
+            points.extend(at)
+        return points
+
+    windows = summary["windows"]
+    shares = series("DriftloopDriftedColumnsCount", value_type="share")
+    assert shares == pytest.approx([w["data_drift_share"] for w in windows])
+    accuracy = series("DriftloopWindowValue", name="accuracy")
+    assert accuracy == pytest.approx([w["accuracy"] for w in windows if w["accuracy"] is not None])
+    salary = series("DriftloopValueDrift", column="salary")
+    assert salary == pytest.approx([w["features"]["salary"]["score"] for w in windows])
+    promoted = [r["version"] for r in summary["retrains"] if r["promoted"]]
+    assert series("DriftloopWindowValue", name="promotion") == [float(v) for v in promoted]
+    assert len(series("DriftloopWindowValue", name="retrain")) == len(summary["retrains"])
