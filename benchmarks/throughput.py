@@ -57,9 +57,9 @@ def measure_stream(mode: str, rows: int, seed: int, state_dir: str,
     records: list[dict[str, Any]] = []
     observe = WindowMonitor.observe
 
-    def timed_observe(self: Any, window: Any, batch: Any, predict: Any) -> Any:
+    def timed_observe(self: Any, window: Any, batch: Any, predict: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
-        report = observe(self, window, batch, predict)
+        report = observe(self, window, batch, predict, **kwargs)
         records.append({"index": window.index, "rows": window.end - window.start,
                         "start": start, "observe_s": time.perf_counter() - start,
                         "timings": dict(report.timings)})
