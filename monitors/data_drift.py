@@ -577,11 +577,13 @@ class DataDriftCheck:
             if with_predictions:
                 metrics.append(ValueDrift(column=cfg.prediction_column, method=cfg.method,
                                           threshold=cfg.threshold))
+        value_meta: dict[str, str] = {}
         if values:
             from monitors.evidently_plugin import window_values
 
-            metrics.extend(window_values(values))
-        snapshot = Report(metrics, include_tests=True).run(
+            value_metrics, value_meta = window_values(values)
+            metrics.extend(value_metrics)
+        snapshot = Report(metrics, include_tests=True, metadata=value_meta).run(
             self._dataset(frame, with_predictions),
             self._reference_dataset(with_predictions),
             timestamp=when,
@@ -804,7 +806,8 @@ class DriftWorkspace:
         tags = ["driftloop", kind] + ([f"window={window.index}"] if window is not None else [])
         try:
             frame = pd.DataFrame({"_": [0.0]})
-            snapshot = Report(window_values({kind: value})).run(
+            value_metrics, value_meta = window_values({kind: value})
+            snapshot = Report(value_metrics, metadata=value_meta).run(
                 Dataset.from_pandas(frame, data_definition=DataDefinition(numerical_columns=["_"])),
                 None, timestamp=_naive(timestamp), name=f"{kind} {value:g}", tags=tags)
             ref = self._workspace.add_run(self._project.id, snapshot, include_data=False)

@@ -193,29 +193,43 @@ class DriftloopValueDriftCalculation(SingleValueCalculation[DriftloopValueDrift]
         return f"Value drift for {self.metric.column} (driftloop)"
 
 
+#: Report-metadata key prefix under which :class:`DriftloopWindowValue` finds its value.
+VALUE_KEY = "driftloop.value."
+
+
 class DriftloopWindowValue(SingleValueMetric):
     """A number driftloop measured for the window (accuracy, F1, MAE, the serving champion's
     version, a retrain or a promotion), stored in the snapshot so that dashboards can plot it
-    over time next to the drift. ``name`` says which; the value is given, not computed."""
+    over time next to the drift. ``name`` says which; the value comes from the report's
+    metadata (``driftloop.value.<name>``), so that it is not a metric parameter and one
+    dashboard series holds every window's value. Build both with :func:`window_values`."""
 
     name: str
-    value: float
 
 
 class DriftloopWindowValueCalculation(SingleValueCalculation[DriftloopWindowValue]):
     def calculate(self, context: Context, current_data: Dataset, reference_data: Dataset | None) -> SingleValue:
-        return self.result(self.metric.value)
+        key = VALUE_KEY + self.metric.name
+        raw = context.configuration.metadata.get(key)
+        if raw is None:
+            raise ValueError(f"DriftloopWindowValue({self.metric.name!r}) needs the report "
+                             f"metadata {key!r}; build the report with window_values().")
+        return self.result(float(raw))
 
     def display_name(self) -> str:
         return f"{self.metric.name} (driftloop)"
 
 
-def window_values(values: dict[str, float | int | None]) -> list[DriftloopWindowValue]:
-    """One :class:`DriftloopWindowValue` per finite value (missing ones are left out)."""
+def window_values(values: dict[str, float | int | None]
+                  ) -> tuple[list[DriftloopWindowValue], dict[str, str]]:
+    """The metrics and the report metadata for the finite ``values`` (missing ones are left
+    out): ``Report([*metrics], metadata=metadata)``."""
     import math
 
-    return [DriftloopWindowValue(name=k, value=float(v)) for k, v in values.items()
-            if v is not None and math.isfinite(float(v))]
+    finite = {k: float(v) for k, v in values.items()
+              if v is not None and math.isfinite(float(v))}
+    return ([DriftloopWindowValue(name=k) for k in finite],
+            {VALUE_KEY + k: repr(v) for k, v in finite.items()})
 
 
 class DriftloopDataDriftPreset(MetricContainer):

@@ -308,3 +308,61 @@ def test_the_evidently_ui_dashboard_shows_the_runs_drift_quality_and_promotions(
     promoted = [r["version"] for r in summary["retrains"] if r["promoted"]]
     assert series("DriftloopWindowValue", name="promotion") == [float(v) for v in promoted]
     assert len(series("DriftloopWindowValue", name="retrain")) == len(summary["retrains"])
+
+
+def _chrome() -> Any:
+    """A headless Chromium through Selenium, or a skip that says what is missing."""
+    import shutil
+
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip("selenium is not installed (make install-dev installs it)")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not browser or not driver:
+        pytest.skip("no Chromium here: install Debian's `chromium` and `chromium-driver` "
+                    "packages to run the dashboard in a headless browser")
+    options = Options()
+    options.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                "--window-size=1600,2400"):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def test_the_dashboard_renders_in_a_headless_browser(
+        demo_run: Any, evidently_ui: str, tmp_path: Path) -> None:
+    import time
+
+    from monitors.data_drift import DriftWorkspace
+
+    config, summary, *_ = demo_run
+    pid = DriftWorkspace(StatePaths.at(config.state_dir).workspace,
+                         config.registry.model_name).project_id
+    browser = _chrome()
+    try:
+        browser.get(f"{evidently_ui}/projects/{pid}")
+        deadline, text = time.monotonic() + 60, ""
+        while time.monotonic() < deadline:
+            text = browser.find_element("tag name", "body").text
+            if all(t in text for t in DriftWorkspace.PANEL_TITLES) and "promotion" in text:
+                break
+            time.sleep(1)
+        shot = tmp_path / "dashboard.png"
+        browser.save_screenshot(str(shot))
+        print(f"dashboard screenshot: {shot}")
+        for title in DriftWorkspace.PANEL_TITLES:
+            assert title in text, f"panel {title!r} not shown; page text:\n{text[:2000]}"
+        for legend in ("share", "accuracy", "f1", "retrain", "promotion", "salary", "zipcode"):
+            assert legend in text.split("\n"), f"no {legend!r} series in the page"
+        # every panel drew its points (SVG marks), one panel per title
+        marks = browser.execute_script(
+            "return Array.from(document.querySelectorAll('svg')).map("
+            "s => s.querySelectorAll('circle, rect, path').length)")
+        assert sum(1 for m in marks if m > 10) >= len(DriftWorkspace.PANEL_TITLES), marks
+        assert shot.stat().st_size > 20_000
+    finally:
+        browser.quit()
