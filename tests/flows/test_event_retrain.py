@@ -67,68 +67,61 @@ def webhook() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, webhook: Any) -> Iterator[dict[str, Any]]:
+def smtp() -> Iterator[Any]:
+    from alert_receivers import SmtpReceiver
+
+    with SmtpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, webhook: Any,
+          smtp: Any) -> Iterator[dict[str, Any]]:
+    """`driftloop up` (Prefect and MLflow servers on free ports) and `driftloop deploy`."""
+    from deploy.servers import ServersConfig, client_env, down, up
+
     tmp = tmp_path_factory.mktemp("events")
     drop = tmp / "drop"
     drop.mkdir()
+    state = tmp / "state"
     config = {
-        "alerts": {"sinks": ["log", {"kind": "webhook", "url": webhook.url(),
-                                     "url_env": "DRIFTLOOP_TEST_UNSET_WEBHOOK"}]},
-        "state_dir": str(tmp / "state"),
+        "alerts": {"sinks": ["log",
+                            {"kind": "webhook", "url": webhook.url(),
+                             "url_env": "DRIFTLOOP_TEST_UNSET_WEBHOOK"},
+                            {"kind": "smtp", "host": "127.0.0.1", "port": smtp.port,
+                             "from_addr": "driftloop@localhost", "to": ["ml-team@localhost"]}]},
+        "state_dir": str(state),
         "source": {"kind": "folder", "path": str(drop), "target": "y", "min_age_seconds": 0,
-                   "ledger": str(tmp / "state" / "ledger.json")},
+                   "ledger": str(state / "ledger.json")},
         "training": {"recent_rows": 1500, "holdout_rows": 500},
         "registry": {"model_name": MODEL},
     }
     config_path = tmp / "driftloop.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    port = _free_port()
+    servers_config = ServersConfig.model_validate({
+        "prefect": {"port": _free_port()}, "mlflow": {"port": _free_port()},
+        "evidently": {"enabled": False}})
     env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect-home"),
-           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "true",
            "MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_LOGGING_LEVEL": "WARNING"}
     env.pop("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", None)
-    bin_dir = Path(sys.executable).parent
-    procs: list[subprocess.Popen[bytes]] = []
-    with open(tmp / "server.log", "wb") as server_log, open(tmp / "serve.log", "wb") as serve_log:
-        try:
-            for ctx in _start(procs, tmp, drop, config_path, env, port, bin_dir, server_log,
-                              serve_log):
-                yield {**ctx, "webhook": webhook}
-        finally:
-            for proc in reversed(procs):  # the served process before its server
-                _stop(proc)
-
-
-def _start(procs: list[subprocess.Popen[bytes]], tmp: Path, drop: Path, config_path: Path,
-           env: dict[str, str], port: int, bin_dir: Path, server_log: Any,
-           serve_log: Any) -> Iterator[dict[str, Any]]:
-    server = subprocess.Popen(
-        [str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)
-    procs.append(server)
-    _wait_healthy(port, tmp / "server.log")
-    served = subprocess.Popen(
-        [sys.executable, "-m", "flows.production", str(config_path), "--cron", CRON], env=env,
-        cwd=Path(__file__).resolve().parents[2], stdout=serve_log,
-        stderr=subprocess.STDOUT, start_new_session=True)
-    procs.append(served)
-    yield {"tmp": tmp, "drop": drop, "config_path": config_path, "env": env, "port": port,
-           "served": served}
-
-
-def _wait_healthy(port: int, log: Path, timeout: float = 90.0) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"Prefect server did not come up; log:\n{log.read_text()[-3000:]}")
+    try:
+        servers = up(servers_config, state)
+        env.update(client_env(servers))
+        port = int(env["PREFECT_API_URL"].rsplit(":", 1)[1].split("/")[0])
+        with open(tmp / "serve.log", "wb") as serve_log:
+            served = subprocess.Popen(
+                [str(Path(sys.executable).parent / "driftloop"), "deploy", "--config",
+                 str(config_path), "--cron", CRON], env=env, stdout=serve_log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                yield {"tmp": tmp, "drop": drop, "config_path": config_path, "env": env,
+                       "port": port, "served": served, "webhook": webhook, "smtp": smtp,
+                       "tracking_uri": env["MLFLOW_TRACKING_URI"]}
+            finally:
+                _stop(served)  # the served process before its servers
+    finally:
+        down(state)
 
 
 def _api(port: int, path: str, body: dict[str, Any]) -> Any:
@@ -200,7 +193,7 @@ def test_monitoring_detects_drift_and_its_event_retrains_and_promotes(
     rng = np.random.default_rng(0)
     drop, port = stack["drop"], stack["port"]
     state = StatePaths.at(yaml.safe_load(stack["config_path"].read_text())["state_dir"])
-    client = MlflowClient(tracking_uri=state.tracking_uri)
+    client = MlflowClient(tracking_uri=stack["tracking_uri"])  # the MLflow server
     _wait_deployments(stack, {"driftloop-monitor", "driftloop-retrain"})
     monitor, retraining = _deployment(port, "driftloop-monitor"), _deployment(port, "driftloop-retrain")
     assert [s["schedule"].get("cron") for s in monitor["schedules"]] == [CRON]
@@ -252,6 +245,9 @@ def test_monitoring_detects_drift_and_its_event_retrains_and_promotes(
     drift_alert = next(a for a in stored if a.alert.kind == payload["kind"])
     assert "webhook" in drift_alert.delivered and "day3.csv" in str(drift_alert.alert.details)
     assert len(stack["webhook"].requests) >= 3
+    mails = [(m.message["Subject"], m.message.get_content()) for m in stack["smtp"].mails]
+    assert any("promoted" in subject and MODEL in subject for subject, _ in mails), mails
+    assert any("retrain on" in body for _, body in mails), mails
     # and every processed file was taken once
     ledger = json.loads((state.root / "ledger.json").read_text())
     assert sorted(r["name"] for r in ledger["files"]) == ["day1.csv", "day2.csv", "day3.csv"]
