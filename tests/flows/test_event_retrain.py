@@ -31,6 +31,7 @@ import yaml
 pytestmark = pytest.mark.server
 
 MODEL = "event-model"
+DRIFT = "driftloop.drift.detected"
 CRON = "0 0 1 1 *"  # a schedule that does not fire during the test: runs are started by hand
 
 
@@ -251,3 +252,24 @@ def test_monitoring_detects_drift_and_its_event_retrains_and_promotes(
     # and every processed file was taken once
     ledger = json.loads((state.root / "ledger.json").read_text())
     assert sorted(r["name"] for r in ledger["files"]) == ["day1.csv", "day2.csv", "day3.csv"]
+
+
+def test_prefect_yaml_deploys_the_same_two_deployments_to_a_work_pool(
+        stack: dict[str, Any]) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    env = {**stack["env"], "DRIFTLOOP_HOME": str(repo),
+           "DRIFTLOOP_CONFIG": str(stack["config_path"])}
+    prefect = str(Path(sys.executable).parent / "prefect")
+    for cmd in ([prefect, "work-pool", "create", "driftloop", "--type", "process", "--overwrite"],
+                [prefect, "--no-prompt", "deploy", "--all", "--prefect-file",
+                 str(repo / "deploy" / "prefect.yaml")]):
+        proc = subprocess.run(cmd, env=env, cwd=repo, capture_output=True, text=True, timeout=180)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    pooled = [d for d in _api(stack["port"], "/deployments/filter", {})
+              if d.get("work_pool_name") == "driftloop"]
+    assert sorted(d["name"] for d in pooled) == ["driftloop-monitor", "driftloop-retrain"]
+    retraining = next(d for d in pooled if d["name"] == "driftloop-retrain")
+    assert retraining["parameters"]["config_path"] == str(stack["config_path"])
+    automations = _api(stack["port"], "/automations/filter", {})
+    assert any(DRIFT in json.dumps(a["trigger"]) and
+               retraining["id"] in json.dumps(a["actions"]) for a in automations), automations
