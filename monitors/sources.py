@@ -675,6 +675,40 @@ class FileSourceConfig(BaseModel):
         return self
 
 
+def parse_timestamps(ts: pd.Series, *, column: str | None, where: str, first_row: int,
+                     config: str) -> pd.Series:
+    """A timestamp column as numbers or datetimes, or a :class:`SourceError` naming the first
+    row (counted from ``first_row``) that is not a date/time or is missing, and the fix.
+
+    >>> parse_timestamps(pd.Series(["2026-01-02", "2026-01-01"]), column="ts", where="f.csv",
+    ...                  first_row=0, config="FileSourceConfig").dt.day.tolist()
+    [2, 1]
+    """
+    if not (pd.api.types.is_numeric_dtype(ts) or pd.api.types.is_datetime64_any_dtype(ts)):
+        try:
+            parsed = pd.to_datetime(ts)
+        except (ValueError, TypeError):
+            parsed = pd.to_datetime(ts, errors="coerce", format="mixed")
+        bad = parsed.isna() & ts.notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise SourceError(
+                f"The timestamp column {column!r} of {where} has a value that is not a "
+                f"date/time in row {first_row + i}: {ts.iloc[i]!r}. Fix the value or set "
+                f"{config}.timestamp=None."
+            )
+        ts = parsed
+    missing = ts.isna().to_numpy()
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        raise SourceError(
+            f"The timestamp column {column!r} of {where} is missing in {int(missing.sum())} "
+            f"row(s), the first being row {first_row + i}. Fill or drop those rows upstream, "
+            f"or set {config}.timestamp=None."
+        )
+    return ts
+
+
 class FileSource:
     """Replays a CSV (pandas chunks) or Parquet file (pyarrow ``iter_batches``).
 
@@ -806,29 +840,8 @@ class FileSource:
     # -- timestamps --------------------------------------------------------------------------
 
     def _parse_timestamps(self, ts: pd.Series, first_row: int) -> pd.Series:
-        if not (pd.api.types.is_numeric_dtype(ts) or pd.api.types.is_datetime64_any_dtype(ts)):
-            try:
-                parsed = pd.to_datetime(ts)
-            except (ValueError, TypeError):
-                parsed = pd.to_datetime(ts, errors="coerce", format="mixed")
-            bad = parsed.isna() & ts.notna()
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise SourceError(
-                    f"The timestamp column {self.timestamp!r} of {self.path} has a value that "
-                    f"is not a date/time in row {first_row + i}: {ts.iloc[i]!r}. Fix the value "
-                    "or set FileSourceConfig.timestamp=None."
-                )
-            ts = parsed
-        missing = ts.isna().to_numpy()
-        if missing.any():
-            i = int(np.flatnonzero(missing)[0])
-            raise SourceError(
-                f"The timestamp column {self.timestamp!r} of {self.path} is missing in "
-                f"{int(missing.sum())} row(s), the first being row {first_row + i}. Fill or "
-                "drop those rows upstream, or set FileSourceConfig.timestamp=None."
-            )
-        return ts
+        return parse_timestamps(ts, column=self.timestamp, where=str(self.path),
+                                first_row=first_row, config="FileSourceConfig")
 
     @cached_property
     def _order(self) -> np.ndarray | None:
@@ -1335,25 +1348,9 @@ class DropFolderSource:
         col = self.timestamp
         if col is None or frame.empty:
             return frame
-        ts = frame[col]
         path = self.folder / name
-        if not (pd.api.types.is_numeric_dtype(ts) or pd.api.types.is_datetime64_any_dtype(ts)):
-            parsed = pd.to_datetime(ts, errors="coerce", format="mixed")
-            bad = parsed.isna() & ts.notna()
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise SourceError(
-                    f"The timestamp column {col!r} of {path} has a value that is not a "
-                    f"date/time in row {i}: {ts.iloc[i]!r}. Fix the file or set "
-                    "DropFolderSourceConfig.timestamp=None."
-                )
-            ts = parsed
-        if ts.isna().any():
-            i = int(np.flatnonzero(ts.isna().to_numpy())[0])
-            raise SourceError(
-                f"The timestamp column {col!r} of {path} is missing in row {i}. Fill it "
-                "upstream or set DropFolderSourceConfig.timestamp=None."
-            )
+        ts = parse_timestamps(frame[col], column=col, where=str(path), first_row=0,
+                              config="DropFolderSourceConfig")
         frame = frame.assign(**{col: ts})
         values = ts.to_numpy()
         backwards = np.flatnonzero(values[1:] < values[:-1])
