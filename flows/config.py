@@ -13,6 +13,7 @@ received:
 
 from __future__ import annotations
 
+import os
 import types
 import typing
 from pathlib import Path
@@ -120,8 +121,17 @@ def format_validation_error(e: pydantic.ValidationError) -> str:
     return "\n".join(lines)
 
 
+#: Environment variable naming the state folder when neither the config file nor an override
+#: (``--state-dir``) sets ``state_dir``.
+STATE_DIR_ENV = "DRIFTLOOP_STATE_DIR"
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> DriftloopConfig:
-    """Read a YAML config file (or use all defaults) and apply top-level overrides."""
+    """Read a YAML config file (or use all defaults) and apply top-level overrides.
+
+    ``state_dir`` comes from the override, else the file, else ``$DRIFTLOOP_STATE_DIR``, else
+    ``.driftloop``.
+    """
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -136,6 +146,8 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> DriftloopCo
                               f"got a {type(loaded).__name__}.")
         data = loaded or {}
     data.update({k: v for k, v in overrides.items() if v is not None})
+    if "state_dir" not in data and os.environ.get(STATE_DIR_ENV):
+        data["state_dir"] = os.environ[STATE_DIR_ENV]
     return DriftloopConfig.model_validate(data)
 
 

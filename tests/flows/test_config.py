@@ -323,3 +323,17 @@ def test_cli_config_rejects_a_bad_file_without_a_traceback(tmp_path: Path) -> No
     assert isinstance(result.exception, SystemExit)
     assert "training.strategy" in result.output and "'distill'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_state_dir_comes_from_the_override_the_file_or_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.config import STATE_DIR_ENV, load_config
+
+    monkeypatch.delenv(STATE_DIR_ENV, raising=False)
+    assert load_config().state_dir == ".driftloop"
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "from-env"))
+    assert load_config().state_dir == str(tmp_path / "from-env")
+    config = tmp_path / "c.yaml"
+    config.write_text("state_dir: from-file\n")
+    assert load_config(config).state_dir == "from-file"
+    assert load_config(config, state_dir="from-flag").state_dir == "from-flag"
