@@ -295,7 +295,13 @@ def store_profile(registry: ModelRegistry, monitor: WindowMonitor, version: int,
     profile = getattr(monitor.data_drift, "profile_", None)
     if profile is None:  # engine="evidently" keeps no profile
         return None
-    path = profile.save(out_dir / "profiles" / f"v{version}" / PROFILE_FILE)
+    return save_profile(registry, profile, version, out_dir)
+
+
+def save_profile(registry: ModelRegistry, profile: ReferenceProfile, version: int,
+                 folder: Path) -> str:
+    """Write ``profile`` under ``folder/profiles/v<version>/`` and log it with ``version``."""
+    path = profile.save(folder / "profiles" / f"v{version}" / PROFILE_FILE)
     return registry.log_version_artifact(version, path, PROFILE_ARTIFACT)
 
 

@@ -33,21 +33,21 @@ from prefect import flow
 from flows.config import ConfigError, DriftloopConfig, load_config
 from flows.events import DRIFT_EVENT, emit_drift_event, retrain_trigger
 from flows.pipeline import (
-    PROFILE_ARTIFACT,
-    PROFILE_FILE,
     alert_drift,
     alert_promotion,
     gate_and_promote,
     load_profile,
     register,
     retrain,
+    save_profile,
 )
 from flows.settings import StatePaths
 from models.families import make_model
-from models.registry import ModelRegistry
+from models.registry import ModelRegistry, RegistryError
 from models.training import make_memory
 from monitors.alerts import Alerter
 from monitors.drift_engine import ReferenceProfile
+from monitors.errors import DriftCheckError
 from monitors.scan import scan_rows
 from monitors.sources import DropFolderSource, DropFolderSourceConfig
 
@@ -119,9 +119,8 @@ def retrain_on_event(model: str, reasons: str = "", window: Any = None, row: Any
     alert_promotion(Alerter.from_config(config.alerts, paths.root), config, gate,
                      version.version, None if previous is None else previous.version, context)
     if gate.promoted:
-        profile = ReferenceProfile.fit(ts.X_train.reset_index(drop=True))
-        path = profile.save(paths.root / "profiles" / f"v{version.version}" / PROFILE_FILE)
-        registry.log_version_artifact(version.version, path, PROFILE_ARTIFACT)
+        save_profile(registry, ReferenceProfile.fit(ts.X_train.reset_index(drop=True)),
+                     version.version, paths.root)
     return {"status": "promoted" if gate.promoted else "kept", "version": version.version,
             "champion_score": gate.champion_score, "challenger_score": gate.challenger_score,
             "gate_reason": gate.reason, "reasons": reasons, "n_train": len(ts.y_train)}
@@ -158,7 +157,7 @@ def monitor_drop_folder(config_path: str | None = None) -> dict[str, Any]:
     champion = registry.load_model("champion")
     try:
         profile = load_profile(registry, "champion", paths.root / "profiles" / "champion")
-    except Exception:  # a champion registered without a profile: no data-drift check
+    except (RegistryError, DriftCheckError):  # a champion without a profile: no data-drift check
         profile = None
     dd = config.data_drift
     result = scan_rows(X, y, champion.predict, task=champion.task,

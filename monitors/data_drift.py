@@ -503,7 +503,17 @@ class DataDriftCheck:
             frame = self.reference_
             if with_predictions:
                 frame = frame.assign(**{self.config.prediction_column: self.reference_predictions_})
-            self._reference_datasets[with_predictions] = self._dataset(frame, with_predictions)
+            dataset = self._dataset(frame, with_predictions)
+            self._reference_datasets[with_predictions] = dataset
+            if self.profile_ is not None:  # the plug-in reuses the profile fitted in fit()
+                from monitors.evidently_plugin import seed_profile
+
+                seed_profile(dataset, list(self.profile_.columns), self.profile_)
+                if with_predictions and self.prediction_profile_ is not None:
+                    name = self.config.prediction_column
+                    seed_profile(dataset, [name],
+                                 ReferenceProfile({name: self.prediction_profile_},
+                                                  self.profile_.n_rows))
         return self._reference_datasets[with_predictions]
 
     def _dataset(self, frame: pd.DataFrame, with_predictions: bool) -> Dataset:

@@ -799,7 +799,7 @@ def _is_drift(method: str, score: float, threshold: float) -> bool:
     return bool(score >= threshold)
 
 
-def _delegate(method: str, profile: ColumnProfile, current: _Current, values: Any,
+def _delegate(method: str, profile: ColumnProfile, current: _Current,
               threshold: float | None) -> tuple[float, bool, float]:
     """Run Evidently's own implementation of a method this module does not compute."""
     from evidently.legacy.calculations.stattests.registry import get_stattest
@@ -812,8 +812,8 @@ def _delegate(method: str, profile: ColumnProfile, current: _Current, values: An
         cur = pd.Series(current.values.astype(np.int64) if current.integer else current.values)
     else:  # rebuilt from the cleaned counts (no infinities; same order of first appearance)
         cur = current.category_series()
-    test = get_stattest(profile.series(), cur, ctype, method)
-    result = test(profile.series(), cur, ctype, threshold)
+    ref = profile.series()
+    result = get_stattest(ref, cur, ctype, method)(ref, cur, ctype, threshold)
     return float(result.drift_score), bool(result.drifted), float(result.actual_threshold)
 
 
@@ -849,7 +849,7 @@ def check_column(profile: ColumnProfile, values: Any, *, method: str | None = No
         )
     try:
         if name not in _NATIVE:
-            score, drifted, used = _delegate(name, profile, current, values, threshold)
+            score, drifted, used = _delegate(name, profile, current, threshold)
             return ColumnDrift(profile.name, name, score, used, drifted)
         used = DEFAULT_THRESHOLDS[name] if threshold is None else float(threshold)
         score = _NATIVE[name](profile, current)

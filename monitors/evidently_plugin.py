@@ -26,11 +26,12 @@ This module imports Evidently (about 4 s), so import it lazily.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from evidently.core.container import MetricContainer
 from evidently.core.metric_types import (
@@ -88,6 +89,13 @@ def _fitted_profile(reference: Dataset, columns: tuple[str, ...]) -> ReferencePr
         per_dataset[columns] = ReferenceProfile.fit(ref_frame, numerical_columns=num,
                                                     categorical_columns=cat)
     return per_dataset[columns]
+
+
+def seed_profile(reference: Dataset, columns: Sequence[str], profile: ReferenceProfile) -> None:
+    """Hand the metrics a profile already fitted on ``reference`` (the same rows and column
+    kinds), so that a report does not fit it again."""
+    with contextlib.suppress(TypeError):  # not weak-referenceable: the metrics fit it
+        _FITTED.setdefault(reference, {})[tuple(columns)] = profile
 
 
 def _window_results(context: Context, metric: Any, current: Dataset,
@@ -242,8 +250,6 @@ class DriftloopDataDriftPreset(MetricContainer):
     threshold: float | None = None
     correction: str = "none"
     profile: str | None = None
-
-    generated: ClassVar[str] = "DriftloopDriftedColumnsCount + DriftloopValueDrift per column"
 
     def generate_metrics(self, context: Context) -> Sequence[Any]:
         columns = list(self.columns) if self.columns else [

@@ -826,16 +826,7 @@ class FileSource:
         """The task: the configured one, or detected from the target column."""
         if self.config.task != "auto":
             return self.config.task
-        y = self._read_column(self.target).dropna()
-        if y.empty:
-            raise SourceError(
-                f"The target column {self.target!r} of {self.path} has no values; cannot "
-                "detect the task. Fill the target or set FileSourceConfig.task."
-            )
-        numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
-        if not numeric or y.nunique() <= MAX_CLASSES_AUTO:
-            return "classification"
-        return "regression"
+        return _detect_task(self._read_column(self.target), self.path, "FileSourceConfig")
 
     # -- timestamps --------------------------------------------------------------------------
 
@@ -1550,13 +1541,13 @@ def _at(record: DroppedFile, first_row: int) -> DroppedFile:
     return dataclasses.replace(record, first_row=first_row)
 
 
-def _detect_task(y: pd.Series, where: Path) -> Task:
+def _detect_task(y: pd.Series, where: Path, config: str = "DropFolderSourceConfig") -> Task:
     """Classification when the target is not numeric or has few distinct values."""
     y = y.dropna()
     if y.empty:
         raise SourceError(
             f"The target column {y.name!r} of {where} has no values; cannot "
-            "detect the task. Fill the target or set DropFolderSourceConfig.task."
+            f"detect the task. Fill the target or set {config}.task."
         )
     numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
     if not numeric or y.nunique() <= MAX_CLASSES_AUTO:
