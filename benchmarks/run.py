@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-PARTS = ("detection", "continual", "speed", "throughput")
+PARTS = ("detection", "continual", "speed", "throughput", "serving")
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results"
 DEFAULT_DATA = REPO.parent / "shared" / "data"

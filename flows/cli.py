@@ -379,5 +379,198 @@ def deploy(config_path: Path, interval: float, cron: str | None) -> None:
     serve_production(str(config_path), interval_s=interval, cron=cron)
 
 
+# ---------------------------------------------------------------------------------------------
+# Serving: the prediction service, the champion history and rollback
+
+_REGISTRY_OPTIONS = [
+    click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                 help="YAML config (state_dir, registry.model_name, serving: section)."),
+    click.option("--state-dir", type=click.Path(path_type=Path), default=None,
+                 help="State folder (default: the config's state_dir, .driftloop)."),
+    click.option("--tracking-uri", default=None,
+                 help="MLflow tracking/registry URI (default: $MLFLOW_TRACKING_URI, else the "
+                      "state folder's mlflow.db)."),
+]
+
+
+def _registry_options(f: Any) -> Any:
+    for option in reversed(_REGISTRY_OPTIONS):
+        f = option(f)
+    return f
+
+
+def _registry_setup(config_path: Path | None, state_dir: Path | None,
+                    tracking_uri: str | None) -> tuple[Any, str]:
+    """The config (state_dir applied, environment prepared) and the tracking URI to use."""
+    from flows.config import load_config
+    from flows.settings import StatePaths, prepare_environment
+    from flows.settings import tracking_uri as default_tracking_uri
+
+    config = load_config(config_path, state_dir=str(state_dir) if state_dir else None)
+    prepare_environment(StatePaths.at(config.state_dir))
+    return config, tracking_uri or default_tracking_uri(config.state_dir)
+
+
+def _writer(config: Any, uri: str, model: str) -> Any:
+    from flows.settings import StatePaths
+    from models.registry import ModelRegistry
+
+    paths = StatePaths.at(config.state_dir).create()
+    return ModelRegistry(uri, paths.artifacts,
+                         config.registry.model_copy(update={"model_name": model}))
+
+
+def _serve_errors() -> tuple[type[BaseException], ...]:
+    from deploy.prediction_log import PredictionLogError
+    from deploy.service import ServeError
+
+    return (*_errors(), ServeError, PredictionLogError)
+
+
+@main.command()
+@_registry_options
+@click.option("--model", "model_name", default=None,
+              help="Registered model to serve (default: registry.model_name of the config).")
+@click.option("--host", default=None, help="Listen address (default serving.host, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default serving.port, 8080).")
+@click.option("--token-file", type=click.Path(path_type=Path), default=None,
+              help="File holding the API token (default: $DRIFTLOOP_API_TOKEN).")
+@click.option("--poll-interval", type=float, default=None,
+              help="Seconds between registry polls for a new champion (default 2).")
+@click.option("--shadow/--no-shadow", default=None,
+              help="Also score every request with the challenger, off the response path.")
+@click.option("--runtime", type=click.Choice(["pyfunc", "onnx"]), default=None,
+              help="onnx: serve PyTorch versions through onnxruntime.")
+@click.option("--log-uri", default=None,
+              help="SQLAlchemy URI of the prediction log (default: <state>/predictions.db).")
+def serve(config_path: Path | None, state_dir: Path | None, tracking_uri: str | None,
+          model_name: str | None, host: str | None, port: int | None, token_file: Path | None,
+          poll_interval: float | None, shadow: bool | None, runtime: str | None,
+          log_uri: str | None) -> None:
+    """Serve the champion of a registered model over HTTP (POST /predict, POST /feedback,
+    GET /model, GET /health) and follow the `champion` alias as it moves.
+
+    Every endpoint but /health needs `Authorization: Bearer <token>`; the token comes from
+    $DRIFTLOOP_API_TOKEN or --token-file. Every prediction is logged with its request id and
+    version; the monitoring flow reads that log (source.kind: prediction_log).
+    """
+    try:
+        config, uri = _registry_setup(config_path, state_dir, tracking_uri)
+        updates = {k: v for k, v in {
+            "host": host, "port": port, "token_file": str(token_file) if token_file else None,
+            "poll_interval_s": poll_interval, "shadow": shadow, "runtime": runtime,
+            "prediction_log_uri": log_uri}.items() if v is not None}
+        from deploy.service import ServeConfig, load_token
+        from deploy.service import serve as run_service
+
+        serving = ServeConfig.model_validate({**config.serving.model_dump(), **updates})
+        token = load_token(serving)
+        from deploy.prediction_log import PredictionLog
+        from flows.settings import StatePaths
+        from models.registry import RegistryReader
+
+        name = model_name or config.registry.model_name
+        reader = RegistryReader(uri, name)
+        log = (PredictionLog(serving.prediction_log_uri) if serving.prediction_log_uri
+               else PredictionLog.in_state_dir(StatePaths.at(config.state_dir).create().root))
+    except _serve_errors() as e:
+        raise click.ClickException(str(e)) from None
+    import logging
+
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("deploy").setLevel(logging.INFO)
+    click.echo(f"serving {name}@champion on http://{serving.host}:{serving.port} "
+               f"(registry {reader!r}, prediction log {log!r}); Ctrl-C stops")
+    run_service(reader, log, serving, token)
+
+
+@main.command()
+@click.argument("model")
+@_registry_options
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+def history(model: str, config_path: Path | None, state_dir: Path | None,
+            tracking_uri: str | None, as_json: bool) -> None:
+    """Print who held `champion` of MODEL, from when, why and who moved it (oldest first)."""
+    try:
+        _, uri = _registry_setup(config_path, state_dir, tracking_uri)
+        from models.registry import RegistryReader
+
+        reader = RegistryReader(uri, model)
+        entries = reader.champion_history()
+        current = reader.champion()
+    except _errors() as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps({"model": model, "champion": None if current is None
+                               else current.version, "history": entries}, indent=2))
+        return
+    if not entries:
+        click.echo(f"{model}: no champion history yet")
+        return
+    click.echo(f"{'at':<26} {'action':<9} {'version':>7} {'from':>5}  {'by':<28} reason")
+    for entry in entries:
+        prev = entry.get("previous_version")
+        click.echo(f"{entry.get('at', ''):<26} {entry.get('action', ''):<9} "
+                   f"{entry['version']:>7} {'-' if prev is None else prev:>5}  "
+                   f"{entry.get('by', '?'):<28} {entry.get('reason', '')}")
+    click.echo(f"\ncurrent champion: {None if current is None else current.version}")
+
+
+@main.command()
+@click.argument("model")
+@_registry_options
+@click.option("--to", "to_version", type=int, default=None,
+              help="Version to return to (default: the champion before the current one).")
+@click.option("--reason", default=None, help="Why; recorded in the history.")
+def rollback(model: str, config_path: Path | None, state_dir: Path | None,
+             tracking_uri: str | None, to_version: int | None, reason: str | None) -> None:
+    """Move `champion` of MODEL back (to the previous champion, or --to VERSION).
+
+    A running `driftloop serve` follows within its poll interval.
+    """
+    try:
+        config, uri = _registry_setup(config_path, state_dir, tracking_uri)
+        registry = _writer(config, uri, model)
+        before = registry.champion()
+        target = registry.rollback(to_version, reason)
+    except _errors() as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{model}: champion is now version {target.version} "
+               f"(was {None if before is None else before.version})")
+
+
+@main.command("export-onnx")
+@click.argument("model")
+@_registry_options
+@click.option("--version", "version", default="champion", show_default=True,
+              help="Version number or alias to export.")
+def export_onnx_command(model: str, config_path: Path | None, state_dir: Path | None,
+                        tracking_uri: str | None, version: str) -> None:
+    """Export a PyTorch version of MODEL to ONNX and store it with that version.
+
+    `driftloop serve --runtime onnx` then serves it through onnxruntime without exporting.
+    """
+    import tempfile
+
+    try:
+        config, uri = _registry_setup(config_path, state_dir, tracking_uri)
+        from deploy.service import ONNX_ARTIFACT
+        from models.onnx_export import export_onnx
+
+        registry = _writer(config, uri, model)
+        ref = registry.resolve(version)
+        torch_model = registry.load_model(ref.version)
+        data = export_onnx(torch_model)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(ONNX_ARTIFACT).name
+            path.write_bytes(data)
+            stored = registry.log_version_artifact(ref.version, path,
+                                                   str(Path(ONNX_ARTIFACT).parent))
+    except _errors() as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{model} version {ref.version}: stored {stored} ({len(data):,} bytes)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

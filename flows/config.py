@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from deploy.servers import ServersConfig
+from deploy.service import ServeConfig
 from models.config import GateConfig, ModelConfig, TrainingConfig
 from models.registry import RegistryConfig
 from monitors.alerts import AlertsConfig
@@ -65,6 +66,7 @@ class DriftloopConfig(BaseModel):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     servers: ServersConfig = Field(default_factory=ServersConfig)
+    serving: ServeConfig = Field(default_factory=ServeConfig)
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> DriftloopConfig:

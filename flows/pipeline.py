@@ -127,7 +127,7 @@ def gate_and_promote(registry: ModelRegistry, version: RegisteredVersion,
     registry.record_gate(version.version, gate.champion_score, gate.challenger_score,
                          gate.promoted, gate.reason)
     if gate.promoted:
-        registry.promote(version.version, gate.reason)
+        registry.promote(version.version, gate.reason, by="driftloop gate")
     return gate
 
 
@@ -145,7 +145,7 @@ def checkpoint_online_champion(registry: ModelRegistry, champion: DriftModel,
         metrics={}, drift_context=context, report_html=None,
         run_name=f"checkpoint-row{context.get('row')}",
     )
-    registry.promote(version.version, reason)
+    registry.promote(version.version, reason, by="driftloop online checkpoint")
     return version
 
 

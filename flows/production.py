@@ -24,7 +24,6 @@ server. The flow only orchestrates: the work is done by the pipeline's tasks
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -42,6 +41,7 @@ from flows.pipeline import (
     save_profile,
 )
 from flows.settings import StatePaths
+from flows.settings import tracking_uri as settings_tracking_uri
 from models.families import make_model
 from models.registry import ModelRegistry, RegistryError
 from models.training import make_memory
@@ -76,7 +76,7 @@ def _folder_config(config: DriftloopConfig) -> DropFolderSourceConfig:
 
 def tracking_uri(config: DriftloopConfig) -> str:
     """``MLFLOW_TRACKING_URI`` when set (a tracking server), else the state folder's store."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or StatePaths.at(config.state_dir).tracking_uri
+    return settings_tracking_uri(config.state_dir)
 
 
 @flow(name="driftloop-retrain")

@@ -66,6 +66,11 @@ class StatePaths:
         return self
 
 
+def tracking_uri(state_dir: str | Path) -> str:
+    """``MLFLOW_TRACKING_URI`` when set (a tracking server), else the state folder's store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or StatePaths.at(state_dir).tracking_uri
+
+
 def prepare_environment(paths: StatePaths, *, log_level: str = "WARNING") -> None:
     """Set the process environment for a run; call before Prefect or MLflow is imported.
 

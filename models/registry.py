@@ -35,12 +35,14 @@ True
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import logging
 import math
 import numbers
 import os
 import re
+import socket
 import threading
 import warnings
 from collections.abc import Iterator, Mapping
@@ -267,7 +269,8 @@ def _mlflow_errors(action: str, tracking_uri: str) -> Iterator[None]:
         yield
     except MlflowException as exc:
         raise RegistryError(
-            f"Could not {action} in the MLflow registry at {tracking_uri!r}: {exc.message} "
+            f"Could not {action} in the MLflow registry at {mask_uri(tracking_uri)!r}: "
+            f"{mask_uri(exc.message)} "
             "Check that the tracking URI points at a reachable MLflow store."
         ) from exc
 
@@ -297,6 +300,32 @@ def _is_not_found(exc: MlflowException, *, alias: bool = False) -> bool:
         ("INVALID_PARAMETER_VALUE",) if alias else ()
     )
     return exc.error_code in codes
+
+
+_PASSWORD_IN_URI = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^/@:\s]*:)[^@/\s]+@")
+
+
+def mask_uri(text: str) -> str:
+    """``text`` with the password of any ``scheme://user:password@host`` URI in it masked.
+
+    >>> mask_uri("postgresql://ml:s3cret@db:5432/mlflow and http://u:p@host/x")
+    'postgresql://ml:***@db:5432/mlflow and http://u:***@host/x'
+    >>> mask_uri("sqlite:////tmp/mlflow.db")
+    'sqlite:////tmp/mlflow.db'
+    """
+    return _PASSWORD_IN_URI.sub(r"\g<head>***@", text)
+
+
+def actor() -> str:
+    """Who is acting: ``$DRIFTLOOP_USER`` when set, else ``user@host``."""
+    named = os.environ.get("DRIFTLOOP_USER", "").strip()
+    if named:
+        return named
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def _now() -> str:
@@ -379,7 +408,8 @@ class RegistryReader:
         self._client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.tracking_uri!r}, model_name={self.model_name!r})"
+        return (f"{type(self).__name__}({mask_uri(self.tracking_uri)!r}, "
+                f"model_name={self.model_name!r})")
 
     def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
         return _mlflow_errors(action, self.tracking_uri)
@@ -524,8 +554,9 @@ class RegistryReader:
         """Every change of champion, oldest first.
 
         Each entry has ``version`` (who held champion from then on), ``previous_version``
-        (``None`` for the first), ``action`` (``"promote"`` or ``"rollback"``), ``reason`` and
-        ``at`` (ISO 8601, UTC).
+        (``None`` for the first), ``action`` (``"promote"`` or ``"rollback"``), ``reason``,
+        ``by`` (who moved the alias; absent in entries written before driftloop recorded it)
+        and ``at`` (ISO 8601, UTC).
         """
         with self._errors(f"read the champion history of model {self.model_name!r}"):
             if not self._model_exists():
@@ -908,15 +939,16 @@ class ModelRegistry(RegistryReader):
                                                f"{_TAG}artifact.{artifact_path}", stored)
         return stored
 
-    def promote(self, version: int, reason: str) -> None:
+    def promote(self, version: int, reason: str, *, by: str | None = None) -> None:
         """Move the ``champion`` alias to ``version`` and append to the champion history.
 
-        Promoting the current champion again changes nothing.
+        ``by`` says who moved it (default: ``$DRIFTLOOP_USER``, else ``user@host``). Promoting the
+        current champion again changes nothing.
         """
-        self._move_champion(self.resolve(version), reason, action="promote")
+        self._move_champion(self.resolve(version), reason, action="promote", by=by)
 
     def rollback(
-        self, to_version: int | None = None, reason: str | None = None
+        self, to_version: int | None = None, reason: str | None = None, *, by: str | None = None
     ) -> RegisteredVersion:
         """Give the ``champion`` alias back to an earlier version, in one call.
 
@@ -927,6 +959,8 @@ class ModelRegistry(RegistryReader):
             the history back: after promotions 1 -> 2 -> 3, rollbacks go to 2, then to 1.
         reason
             Recorded in the history; defaults to ``"rollback from version <n>"``.
+        by
+            Who rolled back (default: ``$DRIFTLOOP_USER``, else ``user@host``).
 
         Returns
         -------
@@ -964,11 +998,12 @@ class ModelRegistry(RegistryReader):
             to_version = stack[-2]
         target = self.resolve(to_version)
         self._move_champion(
-            target, reason or f"rollback from version {current.version}", action="rollback"
+            target, reason or f"rollback from version {current.version}", action="rollback", by=by
         )
         return target
 
-    def _move_champion(self, target: RegisteredVersion, reason: str, action: str) -> None:
+    def _move_champion(self, target: RegisteredVersion, reason: str, action: str,
+                       by: str | None = None) -> None:
         current = self.champion()
         if current is not None and current.version == target.version:
             _log.info("Version %d is already the champion; nothing to do.", target.version)
@@ -980,6 +1015,7 @@ class ModelRegistry(RegistryReader):
                 "previous_version": None if current is None else current.version,
                 "action": action,
                 "reason": str(reason),
+                "by": by or actor(),
                 "at": _now(),
             }
         )

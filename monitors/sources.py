@@ -5,7 +5,7 @@ stable row offsets that start at 0, and says what it knows about itself: the tas
 column, how many rows a label lags behind its features, and where the stream truly drifts
 (synthetic streams only).
 
-Three sources ship with driftloop and register by name in :data:`SOURCES`:
+Four sources ship with driftloop and register by name in :data:`SOURCES`:
 
 ``"synthetic"`` -- :class:`SyntheticSource`
     A River generator (SEA, Agrawal, Hyperplane, RBF, STAGGER) whose concept changes at
@@ -15,6 +15,9 @@ Three sources ship with driftloop and register by name in :data:`SOURCES`:
 ``"folder"`` -- :class:`DropFolderSource`
     A growing drop folder: each new CSV or Parquet file is read once, and a ledger of the
     processed files survives restarts.
+``"prediction_log"`` -- :class:`~monitors.prediction_log_source.PredictionLogSource`
+    The champion predictions the prediction service logged to a SQL database, joined with
+    their feedback labels (:mod:`monitors.prediction_log_source`).
 
 Build one from its configuration with :func:`make_source`:
 
@@ -50,6 +53,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from monitors.errors import SourceError
+from monitors.prediction_log_source import PredictionLogSource, PredictionLogSourceConfig
 from monitors.stream import Batch
 
 __all__ = [
@@ -61,6 +65,8 @@ __all__ = [
     "FileSource",
     "FileSourceConfig",
     "PendingFiles",
+    "PredictionLogSource",
+    "PredictionLogSourceConfig",
     "SourceConfig",
     "StreamSource",
     "SyntheticSource",
@@ -1541,7 +1547,7 @@ def _at(record: DroppedFile, first_row: int) -> DroppedFile:
     return dataclasses.replace(record, first_row=first_row)
 
 
-def _detect_task(y: pd.Series, where: Path, config: str = "DropFolderSourceConfig") -> Task:
+def _detect_task(y: pd.Series, where: Path | str, config: str = "DropFolderSourceConfig") -> Task:
     """Classification when the target is not numeric or has few distinct values."""
     y = y.dropna()
     if y.empty:
@@ -1563,12 +1569,13 @@ def _detect_task(y: pd.Series, where: Path, config: str = "DropFolderSourceConfi
 def _source_kind(value: Any) -> str | None:
     """The ``kind`` of a source mapping; without one, a mapping with a ``path`` is a drop
     folder when the path is an existing folder, ends in ``/`` or the mapping has a key only
-    a folder has (``patterns``, ``ledger``, ...), else a file; without a path, synthetic."""
+    a folder has (``patterns``, ``ledger``, ...), else a file; without a path, a prediction
+    log when it has a ``uri``, else synthetic."""
     if isinstance(value, Mapping):
         kind = value.get("kind")
         if kind is None:
             if "path" not in value:
-                return "synthetic"
+                return "prediction_log" if "uri" in value else "synthetic"
             path = value["path"]
             if _FOLDER_ONLY_KEYS & set(value) or str(path).endswith(("/", os.sep)):
                 return "folder"
@@ -1581,13 +1588,15 @@ _FOLDER_ONLY_KEYS = frozenset(DropFolderSourceConfig.model_fields) - frozenset(
     FileSourceConfig.model_fields
 )
 
-#: A source configuration, picked by its ``kind`` (``"synthetic"``, ``"file"`` or
-#: ``"folder"``; a mapping without ``kind`` is a folder or a file when it has a ``path``, see
-#: :func:`_source_kind`, else a synthetic stream).
+#: A source configuration, picked by its ``kind`` (``"synthetic"``, ``"file"``, ``"folder"``
+#: or ``"prediction_log"``; a mapping without ``kind`` is a folder or a file when it has a
+#: ``path``, a prediction log when it has a ``uri``, see :func:`_source_kind`, else a
+#: synthetic stream).
 SourceConfig = Annotated[
     Annotated[SyntheticStreamConfig, Tag("synthetic")]
     | Annotated[FileSourceConfig, Tag("file")]
-    | Annotated[DropFolderSourceConfig, Tag("folder")],
+    | Annotated[DropFolderSourceConfig, Tag("folder")]
+    | Annotated[PredictionLogSourceConfig, Tag("prediction_log")],
     Discriminator(_source_kind),
 ]
 
@@ -1603,6 +1612,7 @@ SOURCES: dict[str, _Registered] = {
     "synthetic": _Registered(SyntheticStreamConfig, SyntheticSource),
     "file": _Registered(FileSourceConfig, FileSource),
     "folder": _Registered(DropFolderSourceConfig, DropFolderSource),
+    "prediction_log": _Registered(PredictionLogSourceConfig, PredictionLogSource),
 }
 
 
@@ -1623,7 +1633,7 @@ def make_source(config: BaseModel | Mapping[str, Any] | str) -> StreamSource:
     >>> make_source("kafka")
     Traceback (most recent call last):
     ...
-    monitors.errors.SourceError: Unknown source kind 'kafka'; valid kinds: 'synthetic', 'file', 'folder'.
+    monitors.errors.SourceError: Unknown source kind 'kafka'; valid kinds: 'synthetic', 'file', 'folder', 'prediction_log'.
     """
     if isinstance(config, BaseModel):
         for reg in SOURCES.values():

@@ -297,7 +297,7 @@ def test_make_source_by_config_mapping_and_name(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     pd.DataFrame({"x": [1, 2], "y": [0, 1]}).to_csv(path, index=False)
     assert isinstance(make_source({"kind": "file", "path": str(path), "target": "y"}), FileSource)
-    assert set(SOURCES) == {"synthetic", "file", "folder"}
+    assert set(SOURCES) == {"synthetic", "file", "folder", "prediction_log"}
 
 
 def test_make_source_lists_the_valid_kinds() -> None:
