@@ -353,14 +353,16 @@ def down(config_path: Path | None, state_dir: Path | None, timeout: float) -> No
 
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
-              help="YAML config whose source is a drop folder (source.kind: folder).")
+              help="YAML config whose source is a drop folder (source.kind: folder) or the "
+                   "prediction log (source.kind: prediction_log).")
 @click.option("--interval", type=float, default=3600.0, show_default=True,
               help="Seconds between monitoring runs.")
 @click.option("--cron", default=None, help="Cron schedule for monitoring instead of --interval.")
 def deploy(config_path: Path, interval: float, cron: str | None) -> None:
     """Serve the production deployments against the Prefect API of PREFECT_API_URL.
 
-    driftloop-monitor checks the drop folder's new files on the schedule and emits
+    driftloop-monitor checks the drop folder's new files (or the prediction log's new
+    labelled rows) on the schedule and emits
     driftloop.drift.detected when a retrain is due; driftloop-retrain is started by each such
     event (a deployment trigger) and retrains, gates, registers and promotes. Runs until
     interrupted; point PREFECT_API_URL and MLFLOW_TRACKING_URI at the servers of `driftloop up`
@@ -368,9 +370,9 @@ def deploy(config_path: Path, interval: float, cron: str | None) -> None:
     """
     try:
         from flows.config import load_config
-        from flows.production import _folder_config
+        from flows.production import production_source
 
-        _folder_config(load_config(config_path))  # fail before serving on a wrong config
+        production_source(load_config(config_path))  # fail before serving on a wrong config
         from flows.production import serve_production
     except _errors() as e:
         raise click.ClickException(str(e)) from None

@@ -26,7 +26,7 @@ from models.base import DriftModel
 from models.buffers import LabelledBuffer, Reservoir
 from models.families import make_model
 from models.gate import GateResult, evaluate_gate
-from models.registry import ModelRegistry, RegisteredVersion, RegistryReader
+from models.registry import ModelRegistry, RegisteredVersion, RegistryReader, mask_uri
 from models.training import (
     NotEnoughDataError,
     TrainingSet,
@@ -129,6 +129,11 @@ def gate_and_promote(registry: ModelRegistry, version: RegisteredVersion,
     if gate.promoted:
         registry.promote(version.version, gate.reason, by="driftloop gate")
     return gate
+
+
+def _without_secrets(section: dict[str, Any]) -> dict[str, Any]:
+    """A config section for the run summary, with the password of any URI in it masked."""
+    return {k: mask_uri(v) if isinstance(v, str) else v for k, v in section.items()}
 
 
 @task(name="checkpoint-online-champion", retries=2, retry_delay_seconds=2, **_TASK)
@@ -330,7 +335,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
     template = make_model(config.model, task_kind)
     buffer, reservoir = make_memory(config.training)
     recorder = RunRecorder(task=task_kind, target=source.target,
-                           source=config.source.model_dump(mode="json"),
+                           source=_without_secrets(config.source.model_dump(mode="json")),
                            true_drift_rows=tuple(source.true_drift_rows))
 
     # 1. the labelled history trains the first champion

@@ -1,4 +1,5 @@
-"""Production flows: scheduled monitoring of a drop folder, and retraining started by its events.
+"""Production flows: scheduled monitoring of a drop folder or of the prediction log, and
+retraining started by their events.
 
 - :func:`monitor_drop_folder` is the monitoring flow, meant to run on a schedule: it takes the
   files dropped since its last run (exactly once: :class:`~monitors.sources.DropFolderSource`),
@@ -7,8 +8,14 @@
   (:func:`flows.events.emit_drift_event`) with the window, the reasons and the model. The
   files are recorded as processed once the run has done its work. With no champion yet it
   trains the first one on the rows instead.
+- :func:`monitor_prediction_log` is the same for a served model: it reads what the prediction
+  service served since its last run (:class:`~monitors.prediction_log_source.
+  PredictionLogSource`, from an offset kept in the state folder) and checks the rows whose
+  feedback labels have come. The service then hot-swaps to whatever retraining promotes: the
+  loop is closed.
 - :func:`retrain_on_event` is the retraining flow: it trains a challenger on the most recent
-  labelled rows of the drop folder (the files monitoring has processed), gates it against the
+  labelled rows of the drop folder (the files monitoring has processed) or of the prediction
+  log, gates it against the
   current ``champion`` on the newest of them, registers it in MLflow and promotes it when it
   wins, with the event's reasons as the drift context, and stores the promoted version's
   data-drift reference profile with it.
@@ -27,6 +34,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+import pandas as pd
 from prefect import flow
 
 from flows.config import ConfigError, DriftloopConfig, load_config
@@ -48,8 +57,9 @@ from models.training import make_memory
 from monitors.alerts import Alerter
 from monitors.drift_engine import ReferenceProfile
 from monitors.errors import DriftCheckError
+from monitors.prediction_log_source import PredictionLogSource, PredictionLogSourceConfig
 from monitors.scan import scan_rows
-from monitors.sources import DropFolderSource, DropFolderSourceConfig
+from monitors.sources import DropFolderSource, DropFolderSourceConfig, LogOffsets, Task
 
 if TYPE_CHECKING:  # pragma: no cover
     from prefect.deployments.runner import RunnerDeployment
@@ -74,9 +84,39 @@ def _folder_config(config: DriftloopConfig) -> DropFolderSourceConfig:
     return config.source
 
 
+def production_source(config: DriftloopConfig) -> str:
+    """``"folder"`` or ``"prediction_log"``: the production sources; anything else is an error."""
+    if isinstance(config.source, PredictionLogSourceConfig):
+        return "prediction_log"
+    return _folder_config(config).kind
+
+
 def tracking_uri(config: DriftloopConfig) -> str:
     """``MLFLOW_TRACKING_URI`` when set (a tracking server), else the state folder's store."""
     return settings_tracking_uri(config.state_dir)
+
+
+def _training_rows(config: DriftloopConfig) -> tuple[pd.DataFrame, np.ndarray, Task] | str:
+    """The newest labelled rows of the production source (drop folder or prediction log), or
+    why there are none."""
+    n = config.training.recent_rows + config.training.holdout_rows
+    if isinstance(config.source, PredictionLogSourceConfig):
+        log_source = PredictionLogSource(config.source)
+        try:
+            history, task, drop = log_source.history(n), None, [log_source.target]
+            if not history.empty:
+                task = log_source.task
+        finally:
+            log_source.close()
+        target = log_source.target
+    else:
+        source = DropFolderSource(_folder_config(config))
+        history, target = source.history(n), source.target
+        drop = [c for c in (target, source.config.timestamp) if c]
+        task = source.task if not history.empty and target in history.columns else None
+    if history.empty or target not in history.columns or task is None:
+        return "the source has no labelled rows yet"
+    return history.drop(columns=drop), history[target].to_numpy(), task
 
 
 @flow(name="driftloop-retrain")
@@ -92,21 +132,16 @@ def retrain_on_event(model: str, reasons: str = "", window: Any = None, row: Any
             f"The drift event names model {model!r} but this deployment's config serves "
             f"{config.registry.model_name!r}; serve one retraining deployment per model."
         )
-    source = DropFolderSource(_folder_config(config))
-    history = source.history(config.training.recent_rows + config.training.holdout_rows)
-    target = source.target
-    if target not in history.columns or history.empty:
-        return {"status": "deferred", "version": None, "reasons": reasons,
-                "reason": "the drop folder has no processed rows yet"}
-    drop = [c for c in (target, source.config.timestamp) if c]
-    X, y = history.drop(columns=drop), history[target].to_numpy()
+    rows = _training_rows(config)
+    if isinstance(rows, str):
+        return {"status": "deferred", "version": None, "reasons": reasons, "reason": rows}
+    X, y, task = rows
     paths = StatePaths.at(config.state_dir).create()
     registry = ModelRegistry(tracking_uri(config), paths.artifacts, config.registry)
     champion = registry.load_model("champion") if registry.champion() is not None else None
     buffer, reservoir = make_memory(config.training)
     buffer.add(X, y)
-    trained = retrain(make_model(config.model, source.task), champion, buffer, reservoir,
-                      config, None)
+    trained = retrain(make_model(config.model, task), champion, buffer, reservoir, config, None)
     if isinstance(trained, str):
         return {"status": "deferred", "version": None, "reasons": reasons, "reason": trained}
     challenger, ts = trained
@@ -149,14 +184,68 @@ def monitor_drop_folder(config_path: str | None = None) -> dict[str, Any]:
         summary["bootstrap"] = retrain_on_event(model, "first model: no champion yet",
                                                 config_path=config_path)
         return summary
-    info = registry.version_info("champion")
-    baseline = float(info["tags"].get("driftloop.gate.challenger_score", "nan"))
     frame = pending.frame
     drop = [c for c in (source.target, source.config.timestamp) if c]
-    X, y = frame.drop(columns=drop), frame[source.target].to_numpy()
+    summary.update(_scan_and_signal(config, registry, frame.drop(columns=drop),
+                                    frame[source.target].to_numpy(),
+                                    {"files": files}, paths.root))
+    source.commit(pending.files)
+    return summary
+
+
+@flow(name="driftloop-monitor-predictions")
+def monitor_prediction_log(config_path: str | None = None) -> dict[str, Any]:
+    """Check what the prediction service served (and got labels for) since the last run; emit
+    a drift event when a retrain is due.
+
+    The rows are the champion predictions of the prediction log after the offset stored in
+    ``<state>/prediction_log_offsets.json`` (``source.label_wait_s`` holds back rows whose label
+    may still come); the labelled ones go through the checks against the champion, and the
+    offset moves past them once the run has done its work. Returns ``{"rows", "labelled",
+    "after_seq", "last_seq", "windows", "retrain", "reasons", "event", ...}``.
+    """
+    config = load_config(Path(config_path) if config_path else None)
+    if not isinstance(config.source, PredictionLogSourceConfig):
+        raise ConfigError(f"monitor_prediction_log reads a prediction log, but source.kind is "
+                          f"{config.source.kind!r}. Set source: {{kind: prediction_log, uri: "
+                          "sqlite:////abs/path/.driftloop/predictions.db}.")
+    paths = StatePaths.at(config.state_dir).create()
+    offsets = LogOffsets(paths.root / "prediction_log_offsets.json")
+    key = offsets.key(config.source.uri, config.source.model_name)
+    after = max(config.source.after_seq, offsets.get(key))
+    source = PredictionLogSource(config.source.model_copy(update={"after_seq": after}))
+    try:
+        batches = list(source.batches(config.window.size))
+    finally:
+        source.close()
+    summary: dict[str, Any] = {"rows": sum(len(b) for b in batches), "labelled": 0,
+                               "after_seq": after, "last_seq": source.last_seq, "windows": 0,
+                               "retrain": False, "reasons": [], "event": None}
+    if not batches:
+        return summary
+    X = pd.concat([b.features for b in batches])
+    y = pd.concat([b.target for b in batches if b.target is not None])
+    labelled = y.notna().to_numpy()
+    summary["labelled"] = int(labelled.sum())
+    registry = ModelRegistry(tracking_uri(config), paths.artifacts, config.registry)
+    if registry.champion() is not None and labelled.any():
+        summary.update(_scan_and_signal(
+            config, registry, X[labelled].reset_index(drop=True), y[labelled].to_numpy(),
+            {"after_seq": after, "last_seq": source.last_seq}, paths.root))
+    offsets.set(key, source.last_seq)
+    return summary
+
+
+def _scan_and_signal(config: DriftloopConfig, registry: ModelRegistry, X: pd.DataFrame,
+                     y: np.ndarray, extra: dict[str, Any], state_root: Path) -> dict[str, Any]:
+    """Put labelled rows through the checks against the champion; alert and emit the drift
+    event when the decision is to retrain."""
+    model = config.registry.model_name
+    info = registry.version_info("champion")
+    baseline = float(info["tags"].get("driftloop.gate.challenger_score", "nan"))
     champion = registry.load_model("champion")
     try:
-        profile = load_profile(registry, "champion", paths.root / "profiles" / "champion")
+        profile = load_profile(registry, "champion", state_root / "profiles" / "champion")
     except (RegistryError, DriftCheckError):  # a champion without a profile: no data-drift check
         profile = None
     dd = config.data_drift
@@ -165,18 +254,19 @@ def monitor_drop_folder(config_path: str | None = None) -> dict[str, Any]:
                        decision=config.decision, concept_drift=config.concept_drift,
                        profile=profile, drift_method=dd.method, drift_threshold=dd.threshold,
                        drift_share=dd.drift_share)
-    summary.update(windows=len(result.windows), retrain=result.retrain,
-                   reasons=list(result.reasons), champion_version=info["version"],
-                   window_summaries=result.windows)
+    summary: dict[str, Any] = {"windows": len(result.windows), "retrain": result.retrain,
+                               "reasons": list(result.reasons), "event": None,
+                               "champion_version": info["version"],
+                               "window_summaries": result.windows}
     if result.retrain and result.window is not None and result.decision is not None:
-        alert_drift(Alerter.from_config(config.alerts, paths.root), config, result.decision,
+        shown = {k: ", ".join(v) if isinstance(v, list) else v for k, v in extra.items()}
+        alert_drift(Alerter.from_config(config.alerts, state_root), config, result.decision,
                      {"window": result.window.index, "row": result.window.end,
-                      "trigger": "scheduled-monitoring", "files": ", ".join(files)})
+                      "trigger": "scheduled-monitoring", **shown})
         event = emit_drift_event(model, result.reasons, window=result.window.index,
                                  row=result.window.end, kind=result.kind,
-                                 extra={"files": files, "champion_version": info["version"]})
+                                 extra={**extra, "champion_version": info["version"]})
         summary["event"] = None if event is None else str(event.id)
-    source.commit(pending.files)
     return summary
 
 
@@ -189,11 +279,12 @@ def serve_production(config_path: str | None = None, *, interval_s: float | None
     from prefect import serve
 
     config = load_config(Path(config_path) if config_path else None)
-    _folder_config(config)
+    monitor_flow = (monitor_prediction_log if production_source(config) == "prediction_log"
+                    else monitor_drop_folder)
     path = str(Path(config_path).resolve()) if config_path else None
     model = config.registry.model_name
     schedule: dict[str, Any] = {"cron": cron} if cron else {"interval": interval_s}
-    monitor = monitor_drop_folder.to_deployment(name=MONITOR_DEPLOYMENT,
+    monitor = monitor_flow.to_deployment(name=MONITOR_DEPLOYMENT,
                                                 parameters={"config_path": path}, **schedule)
     retraining = retrain_on_event.to_deployment(
         name=RETRAIN_DEPLOYMENT, triggers=[retrain_trigger(model, config_path=path)],

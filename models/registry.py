@@ -80,7 +80,9 @@ __all__ = [
     "RegistryError",
     "RegistryReader",
     "VersionNotFoundError",
+    "actor",
     "default_pip_requirements",
+    "mask_uri",
 ]
 
 _log = logging.getLogger(__name__)

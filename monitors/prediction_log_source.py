@@ -392,7 +392,36 @@ class PredictionLogSource:
         if pending:
             yield self._batch(pending, start)
 
-    def _batch(self, rows: list[tuple[int, datetime, str, str | None]], start: int) -> Batch:
+    def history(self, n_rows: int) -> pd.DataFrame:
+        """The newest ``n_rows`` labelled champion rows of the whole log, oldest first.
+
+        What retraining learns from: one column per feature and the target column (the
+        label), indexed from 0. Independent of :attr:`last_seq`.
+        """
+        import sqlalchemy as sa
+
+        if isinstance(n_rows, bool) or not isinstance(n_rows, int) or n_rows <= 0:
+            raise SourceError(f"The 'n_rows' parameter of PredictionLogSource.history must be a "
+                              f"positive int. Got {n_rows!r} instead.")
+        predictions, feedback = _tables()
+        p, f = predictions.c, feedback.c
+        rows = self._execute("read labelled rows of", (
+            sa.select(p.seq, p.served_at, p.features, f.label)
+            .select_from(predictions.join(
+                feedback, sa.and_(f.request_id == p.request_id, f.row == p.row)))
+            .where(self._champion())
+            .order_by(p.seq.desc())
+            .limit(n_rows)
+        ))
+        if not rows:
+            return pd.DataFrame()
+        ordered = [(int(seq), _as_utc(at), features, label)
+                   for seq, at, features, label in reversed(rows)]
+        batch = self._batch(ordered, 0, move=False)
+        return batch.features.assign(**{self.target: batch.target})
+
+    def _batch(self, rows: list[tuple[int, datetime, str, str | None]], start: int,
+               *, move: bool = True) -> Batch:
         index = pd.RangeIndex(start, start + len(rows))
         try:
             features = pd.DataFrame([json.loads(r[2]) for r in rows], index=index)
@@ -408,5 +437,6 @@ class PredictionLogSource:
             target = target.astype(float)
         timestamps = pd.Series(pd.DatetimeIndex([r[1] for r in rows]), index=index,
                                name="served_at", dtype="datetime64[ns, UTC]")
-        self.last_seq = rows[-1][0]
+        if move:
+            self.last_seq = rows[-1][0]
         return Batch(start=start, features=features, target=target, timestamps=timestamps)

@@ -64,6 +64,7 @@ __all__ = [
     "DroppedFile",
     "FileSource",
     "FileSourceConfig",
+    "LogOffsets",
     "PendingFiles",
     "PredictionLogSource",
     "PredictionLogSourceConfig",
@@ -946,6 +947,79 @@ _PARTIAL_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".download", ".
 _LEDGER_VERSION = 1
 
 
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically and durably: write a temporary file in
+    the same folder, fsync it, rename it over ``path`` and fsync the folder. A crash leaves
+    the old file or the new one, whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class LogOffsets:
+    """Where each scheduled reader of a prediction log stopped: ``{key: last_seq}`` in a JSON
+    file written atomically (:func:`write_json_atomic`).
+
+    >>> import tempfile
+    >>> offsets = LogOffsets(Path(tempfile.mkdtemp()) / "offsets.json")
+    >>> key = offsets.key("postgresql://u:secret@db/preds", "churn")
+    >>> key, offsets.get(key)
+    ('churn@postgresql://u:***@db/preds', 0)
+    >>> offsets.set(key, 120); LogOffsets(offsets.path).get(key)
+    120
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @staticmethod
+    def key(uri: str, model_name: str | None) -> str:
+        """The key of one log and model (the URI's password masked)."""
+        from sqlalchemy.engine import make_url
+
+        masked = make_url(uri).render_as_string(hide_password=True)
+        return f"{model_name or '*'}@{masked}"
+
+    def _read(self) -> dict[str, int]:
+        if not self.path.is_file():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SourceError(f"The offsets file {self.path} is unreadable ({exc}). Delete it to "
+                              "read the prediction log from the start again.") from exc
+        if not isinstance(data, dict) or not all(isinstance(v, int) for v in data.values()):
+            raise SourceError(f"The offsets file {self.path} must hold {{key: seq}}; delete it to "
+                              "read the prediction log from the start again.")
+        return data
+
+    def get(self, key: str) -> int:
+        """The last ``seq`` read for ``key`` (0: none yet)."""
+        return self._read().get(key, 0)
+
+    def set(self, key: str, seq: int) -> None:
+        """Record that ``key`` has read up to ``seq`` (atomically)."""
+        data = self._read()
+        data[key] = int(seq)
+        write_json_atomic(self.path, data)
+
+
 class DropFolderSourceConfig(BaseModel):
     """A folder that grows: every new CSV or Parquet file dropped into it is read once.
 
@@ -1181,26 +1255,7 @@ class DropFolderSource:
 
     def _write_ledger(self) -> None:
         """Write the ledger atomically: a crash leaves the old or the new ledger, whole."""
-        path = self.ledger_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self._ledger, fh, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        try:  # make the rename itself durable
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-        except OSError:  # pragma: no cover - platforms without directory fds
-            return
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_json_atomic(self.ledger_path, self._ledger)
 
     @property
     def records(self) -> list[dict[str, Any]]:

@@ -244,3 +244,22 @@ def test_make_source_by_mapping_and_repr_hides_the_password(db: Path,
     with pytest.raises(SourceError) as info:  # no driver or no server: no password either way
         make_source({"kind": "prediction_log", "uri": "postgresql://u:secret@127.0.0.1:1/db"})
     assert "secret" not in str(info.value) and "u:***@127.0.0.1:1" in str(info.value)
+
+
+def test_history_is_the_newest_labelled_rows_oldest_first(db: Path, plog: PredictionLog) -> None:
+    _serve(plog, "a", [1.0, -2.0, 3.0])
+    _serve(plog, "b", [-4.0, 5.0], at=LONG_AGO + timedelta(minutes=5))
+    _serve(plog, "s", [9.0], role="shadow")
+    plog.feedback([FeedbackItem(request_id="a", row=0, label=1),
+                   FeedbackItem(request_id="a", row=2, label=1),
+                   FeedbackItem(request_id="b", row=0, label=0)])
+    source = _source(db, task="classification")
+    history = source.history(2)
+    assert history["x"].tolist() == [3.0, -4.0]  # a/2 and b/0; the unlabelled a/1, b/1 left out
+    assert history["colour"].tolist() == ["red", "blue"]
+    assert history["label"].tolist() == [1, 0]
+    assert source.history(100)["x"].tolist() == [1.0, 3.0, -4.0]
+    assert source.last_seq == 0  # history does not move the stream's offset
+    with pytest.raises(SourceError, match="positive int"):
+        source.history(0)
+    source.close()

@@ -1,0 +1,119 @@
+"""The closed loop through the prediction service.
+
+The real service serves version 1; clients send rows and, later, their labels; the concept
+flips. The scheduled monitoring flow reads the prediction log (what was served, with the
+labels that came), finds the drift and emits the event; the retraining flow learns from the
+log's labelled rows and promotes version 2; the service swaps to it on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from benchmarks._service import Service, frame, labels, register, rows, start_service
+from flows.production import monitor_prediction_log, retrain_on_event
+from flows.settings import StatePaths
+from models.registry import ModelRegistry, RegistryConfig
+
+pytestmark = [pytest.mark.server, pytest.mark.e2e]
+MODEL = "loop-model"
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("loop-state")
+
+
+@pytest.fixture(scope="module")
+def registry(state: Path) -> ModelRegistry:
+    paths = StatePaths.at(state).create()
+    reg = ModelRegistry(paths.tracking_uri, paths.artifacts, RegistryConfig(model_name=MODEL))
+    v1 = register(reg, flip=False, seed=11)
+    # as the retraining flow does: the gate's holdout score is the baseline monitoring compares
+    # each window's accuracy with
+    reg.record_gate(v1, None, 0.97, True, "first model")
+    reg.promote(v1, "first model", by="tests")
+    return reg
+
+
+@pytest.fixture(scope="module")
+def service(registry: ModelRegistry, state: Path) -> Iterator[Service]:
+    svc = start_service(registry, state)
+    try:
+        yield svc
+    finally:
+        svc.stop()
+
+
+@pytest.fixture(scope="module")
+def config_path(state: Path) -> Path:
+    path = state / "driftloop.yaml"
+    path.write_text(yaml.safe_dump({
+        "state_dir": str(state),
+        "source": {"kind": "prediction_log", "model_name": MODEL, "task": "classification",
+                   "uri": f"sqlite:///{state / 'predictions.db'}"},
+        "registry": {"model_name": MODEL},
+        "model": {"family": "sklearn"},
+        "window": {"size": 300},
+        "training": {"recent_rows": 1000, "holdout_rows": 300},
+    }))
+    return path
+
+
+def _serve_and_label(service: Service, n: int, seed: int, *, flip: bool) -> float:
+    """Send ``n`` rows in requests of 50, then their true labels; the served accuracy."""
+    X = frame(n, seed)
+    y = labels(X, flip=flip)
+    payload = rows(X)
+    served: list[str] = []
+    with service.client() as c:
+        ids = []
+        for i in range(0, n, 50):
+            body = c.post("/predict", json={"rows": payload[i:i + 50]}).json()
+            ids.append(body["request_id"])
+            served += body["predictions"]
+        items = [{"request_id": rid, "row": j, "label": str(y[k * 50 + j])}
+                 for k, rid in enumerate(ids) for j in range(min(50, n - k * 50))]
+        result = c.post("/feedback", json={"items": items}).json()
+    assert result["stored"] == n and not result["unknown"]
+    return float(np.mean(np.array(served) == y))
+
+
+def test_drift_in_served_traffic_retrains_and_the_service_follows(
+        prefect_harness: None, service: Service, registry: ModelRegistry,
+        config_path: Path) -> None:
+    # 1. the concept the champion learnt: monitoring finds nothing to do
+    assert _serve_and_label(service, 1200, seed=21, flip=False) > 0.9
+    quiet = monitor_prediction_log(str(config_path))
+    assert (quiet["rows"], quiet["labelled"], quiet["retrain"]) == (1200, 1200, False)
+    assert quiet["windows"] == 4 and quiet["event"] is None
+
+    # 2. the concept flips: the served predictions go wrong, and monitoring sees it
+    assert _serve_and_label(service, 1500, seed=22, flip=True) < 0.2
+    drift = monitor_prediction_log(str(config_path))
+    assert drift["after_seq"] == quiet["last_seq"] and drift["rows"] == 1500
+    assert drift["retrain"] is True and drift["reasons"]
+    assert drift["champion_version"] == 1
+
+    # 3. the event's retraining learns from the log and promotes; the service swaps by itself
+    retrained = retrain_on_event(MODEL, "; ".join(drift["reasons"]), config_path=str(config_path))
+    assert retrained["status"] == "promoted" and retrained["version"] == 2
+    service.wait_for_version(2)
+    assert _serve_and_label(service, 600, seed=23, flip=True) > 0.85
+    with service.client() as c:
+        info = c.get("/model").json()
+    assert info["version"] == 2 and info["trigger"] == "event"
+    assert info["drift_event"]["reasons"] == "; ".join(drift["reasons"])
+    history = registry.champion_history()
+    assert [h["version"] for h in history] == [1, 2]
+    assert history[-1]["by"] == "driftloop gate"
+
+    # 4. the offset moved: nothing is read twice
+    again = monitor_prediction_log(str(config_path))
+    assert again["after_seq"] == drift["last_seq"]
+    assert again["rows"] == 600  # only the rows served since
