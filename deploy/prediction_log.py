@@ -770,6 +770,41 @@ class PredictionLog:
             rows = conn.execute(stmt).all()
         return _served_frame(rows)
 
+    def shadow_comparison(self, *, model_name: str | None = None) -> list[dict[str, Any]]:
+        """Champion against shadow challenger on the same live requests, per pair of versions.
+
+        For each (champion version, shadow version): ``rows`` scored by both, ``agreement``
+        (share of identical predictions), ``labelled`` rows among them and, on those, each
+        side's ``accuracy`` (exact match) and, for numeric predictions and labels, ``mae``. The
+        gate's question -- would the challenger have done better on the traffic it shadowed?
+        -- answered from the log.
+        """
+        champion = self.served(model_name=model_name, role="champion")
+        shadow = self.served(model_name=model_name, role="shadow")
+        if champion.empty or shadow.empty:
+            return []
+        keys = ["request_id", "row"]
+        both = champion[[*keys, "model_version", "prediction", "label"]].merge(
+            shadow[[*keys, "model_version", "prediction"]], on=keys,
+            suffixes=("_champion", "_shadow"))
+        out: list[dict[str, Any]] = []
+        for (cv, sv), group in both.groupby(["model_version_champion", "model_version_shadow"]):
+            c, sh = group["prediction_champion"], group["prediction_shadow"]
+            entry: dict[str, Any] = {"champion_version": int(cv), "shadow_version": int(sv),
+                                     "rows": len(group), "agreement": float((c == sh).mean())}
+            labelled = group[group["label"].notna()]
+            entry["labelled"] = len(labelled)
+            if len(labelled):
+                y = labelled["label"]
+                for side in ("champion", "shadow"):
+                    pred = labelled[f"prediction_{side}"]
+                    entry[f"{side}_accuracy"] = float((pred == y).mean())
+                    numeric = pd.to_numeric(pred, errors="coerce"), pd.to_numeric(y, errors="coerce")
+                    if numeric[0].notna().all() and numeric[1].notna().all():
+                        entry[f"{side}_mae"] = float((numeric[0] - numeric[1]).abs().mean())
+            out.append(entry)
+        return out
+
     def counts(self) -> dict[str, int]:
         """Rows logged as champion (``predictions``) and as ``shadow``, and labels stored."""
 

@@ -15,7 +15,8 @@
   waits on a load or fails because of it.
 - **Shadow challenger.** With ``shadow: true`` the ``challenger`` version (when it differs from
   the champion) scores the same rows after the response is sent; its predictions are logged
-  with role ``shadow`` so the gate can compare the two on live traffic.
+  with role ``shadow``, and ``GET /shadow`` compares the two on the live traffic both scored
+  (agreement, and accuracy or MAE on the rows whose feedback came).
 - **Security.** Every endpoint but ``/health`` needs ``Authorization: Bearer <token>``; the
   token comes from an environment variable or a file, is compared in constant time and is
   never logged. Models are loaded only from the registry by alias; no request can name a model,
@@ -591,6 +592,12 @@ def build_app(reader: RegistryReader, log: Any, config: ServeConfig, token: str,
             shadow_pool.submit(_shadow_score, shadow, rows, request_id, log, now)
         return {"request_id": request_id, "model": served.name, "version": served.version,
                 "predictions": predictions}
+
+    @app.get("/shadow")
+    def shadow_report() -> dict[str, Any]:
+        """The champion against the shadow challenger on the requests both scored."""
+        return {"model": reader.model_name, "shadow_enabled": config.shadow,
+                "comparisons": log.shadow_comparison(model_name=reader.model_name)}
 
     @app.post("/feedback")
     def feedback(body: FeedbackRequest) -> dict[str, Any]:

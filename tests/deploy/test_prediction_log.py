@@ -451,3 +451,35 @@ def test_in_memory_log_works_from_threads() -> None:
         th.join()
     assert plog.counts()["predictions"] == 12
     plog.close()
+
+
+def test_shadow_comparison_scores_both_sides_on_the_same_labelled_rows(log: PredictionLog) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    feats = [{"x": float(i)} for i in range(4)]
+    log.record(request_id="r1", model_name="m", model_version=1, role="champion",
+               features=feats, predictions=["a", "a", "b", "b"], served_at=at)
+    log.record(request_id="r1", model_name="m", model_version=2, role="shadow",
+               features=feats, predictions=["a", "b", "b", "a"], served_at=at)
+    log.record(request_id="r2", model_name="m", model_version=1, role="champion",
+               features=feats[:1], predictions=["a"], served_at=at)  # never shadow-scored
+    log.feedback([FeedbackItem(request_id="r1", row=i, label=y)
+                  for i, y in enumerate(["a", "b", "b"])]  # row 3 is not labelled yet
+                 + [FeedbackItem(request_id="r2", label="b")])
+    (pair,) = log.shadow_comparison(model_name="m")
+    assert pair == {"champion_version": 1, "shadow_version": 2, "rows": 4, "agreement": 0.5,
+                    "labelled": 3, "champion_accuracy": pytest.approx(2 / 3),
+                    "shadow_accuracy": 1.0}
+    assert log.shadow_comparison(model_name="other") == []
+
+
+def test_shadow_comparison_of_numeric_predictions_has_mae(log: PredictionLog) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    feats = [{"x": 1.0}, {"x": 2.0}]
+    log.record(request_id="q", model_name="m", model_version=3, role="champion",
+               features=feats, predictions=[1.0, 2.0], served_at=at)
+    log.record(request_id="q", model_name="m", model_version=4, role="shadow",
+               features=feats, predictions=[1.5, 2.0], served_at=at)
+    log.feedback([FeedbackItem(request_id="q", row=0, label=2.0),
+                  FeedbackItem(request_id="q", row=1, label=2.0)])
+    (pair,) = log.shadow_comparison()
+    assert pair["champion_mae"] == pytest.approx(0.5) and pair["shadow_mae"] == pytest.approx(0.25)

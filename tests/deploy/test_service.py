@@ -19,7 +19,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmarks._service import TOKEN, Service, frame, make_registry, register, rows, start_service
+from benchmarks._service import (
+    TOKEN,
+    Service,
+    frame,
+    labels,
+    make_registry,
+    register,
+    rows,
+    start_service,
+)
 from deploy.prediction_log import PredictionLog
 from flows.cli import main
 from models.registry import ModelRegistry, RegistryReader
@@ -72,6 +81,7 @@ def test_health_is_open_and_everything_else_needs_the_token(service: Service) ->
         health = anon.get("/health")
         assert health.status_code == 200 and health.json()["version"] == 1
         for method, path in [("GET", "/model"), ("POST", "/predict"), ("POST", "/feedback"),
+                             ("GET", "/shadow"),
                              ("GET", "/docs"), ("GET", "/openapi.json")]:
             r = anon.request(method, path, json={"row": {}})
             assert r.status_code == 401, (path, r.text)
@@ -197,6 +207,16 @@ def test_shadow_challenger_scores_the_same_requests(service: Service, state_dir:
     assert len(shadow) == 20
     assert (shadow["model_version"] == 2).all()
     assert shadow.sort_values("row")["prediction"].tolist() == pool[2][:20]
+    # the labels come: the comparison on live traffic says who was right
+    truth = labels(pool["X"].head(20), flip=True)  # the world has moved to version 2's concept
+    with service.client() as c:
+        c.post("/feedback", json={"items": [{"request_id": "shadow-1", "row": i,
+                                             "label": str(truth[i])} for i in range(20)]})
+        report = c.get("/shadow").json()
+    (pair,) = [p for p in report["comparisons"] if p["shadow_version"] == 2]
+    # (earlier tests' requests were shadow-scored too; exact figures: test_prediction_log.py)
+    assert pair["champion_version"] == 1 and pair["labelled"] >= 20 and pair["rows"] >= 20
+    assert pair["shadow_accuracy"] > 0.8 > 0.2 > pair["champion_accuracy"]
 
 
 def _hammer(service: Service, pool: dict[str, Any], stop: threading.Event,

@@ -337,3 +337,14 @@ def test_state_dir_comes_from_the_override_the_file_or_the_environment(
     config.write_text("state_dir: from-file\n")
     assert load_config(config).state_dir == "from-file"
     assert load_config(config, state_dir="from-flag").state_dir == "from-flag"
+
+
+def test_serving_section_is_validated() -> None:
+    cfg = DriftloopConfig.model_validate(
+        {"serving": {"port": 9000, "shadow": True, "runtime": "onnx", "poll_interval_s": 0.5}})
+    assert (cfg.serving.port, cfg.serving.shadow, cfg.serving.runtime) == (9000, True, "onnx")
+    assert DriftloopConfig().serving.host == "127.0.0.1"
+    with pytest.raises(ConfigError, match="serving.runtime"):
+        DriftloopConfig.model_validate({"serving": {"runtime": "tensorrt"}})
+    with pytest.raises(ConfigError, match="serving.token_env"):
+        DriftloopConfig.model_validate({"serving": {"token_env": "not a name"}})
