@@ -110,7 +110,8 @@ class Service:
 
 
 def start_service(registry: ModelRegistry, state_dir: Path, *extra: str,
-                  env: dict[str, str] | None = None, timeout: float = 90.0) -> Service:
+                  env: dict[str, str] | None = None, timeout: float = 90.0,
+                  poll_interval: float = 0.2) -> Service:
     """Start ``driftloop serve`` for ``registry``'s model and wait until it serves a version."""
     port = free_port()
     log_path = state_dir / f"service-{port}.log"
@@ -119,7 +120,7 @@ def start_service(registry: ModelRegistry, state_dir: Path, *extra: str,
                 **(env or {})}
     cmd = [sys.executable, "-m", "flows.cli", "serve", "--tracking-uri", registry.tracking_uri,
            "--model", registry.model_name, "--state-dir", str(state_dir), "--port", str(port),
-           "--poll-interval", "0.2", *extra]
+           "--poll-interval", str(poll_interval), *extra]
     with log_path.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env,
                                 cwd=REPO)

@@ -27,6 +27,7 @@ def test_serving_quick(tmp_path: Path) -> None:
     # tests/deploy/test_service.py checks the swap itself)
     assert len(swap["swaps_at_s"]) >= 2 and swap["failed"] == 0
     assert set(swap["versions_seen"]) <= {1, 2}
-    for case in (steady, swap, result["anchor"]):
+    assert result["single"]["failed"] == 0 and result["single"]["requests"] > 0
+    for case in (result["single"], steady, swap, result["anchor"]):
         assert 0 < case["p50_ms"] <= case["p99_ms"]
-    assert "| steady champion |" in result["markdown"]
+    assert "| 4 clients, steady champion |" in result["markdown"]
