@@ -50,7 +50,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from models.base import ModelError
 from models.registry import CHALLENGER, CHAMPION, RegistryError, RegistryReader
@@ -77,6 +84,8 @@ MIN_TOKEN_LENGTH = 16
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 #: Artifact (in the version's run) holding an exported ONNX network, see models.onnx_export.
 ONNX_ARTIFACT = "onnx/model.onnx"
+#: Requests waiting for shadow scoring at most; beyond it they are skipped (and counted).
+SHADOW_QUEUE = 1000
 
 
 class ServeError(ModelError):
@@ -356,6 +365,7 @@ class ModelSlot:
         self.champion: LoadedModel | None = None
         self.shadow: LoadedModel | None = None
         self.swaps = 0
+        self.shadow_skipped = 0
         self.last_error: str | None = None
 
 
@@ -518,11 +528,12 @@ def build_app(reader: RegistryReader, log: Any, config: ServeConfig, token: str,
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
-    from deploy.prediction_log import DuplicateRequestError, FeedbackItem
+    from deploy.prediction_log import DuplicateRequestError, FeedbackItem, PredictionLogError
 
     slot = ModelSlot()
     watcher = Watcher(reader, slot, config)
     shadow_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftloop-shadow")
+    shadow_slots = threading.BoundedSemaphore(SHADOW_QUEUE)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -548,6 +559,13 @@ def build_app(reader: RegistryReader, log: Any, config: ServeConfig, token: str,
     async def _payload(request: Request, exc: PayloadError) -> JSONResponse:
         return JSONResponse({"detail": exc.errors}, status_code=422)
 
+    @app.exception_handler(PredictionLogError)
+    async def _log_down(request: Request, exc: PredictionLogError) -> JSONResponse:
+        # fail closed: a prediction that cannot be logged is not served
+        _log.error("Prediction log error on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": f"The prediction log is not available, so nothing was "
+                             f"served or stored: {exc}"}, status_code=503)
+
     @app.get("/health")
     def health() -> dict[str, Any]:
         served = slot.champion
@@ -561,7 +579,8 @@ def build_app(reader: RegistryReader, log: Any, config: ServeConfig, token: str,
         if served is None:
             return no_model()
         return {**served.describe(), "swaps": slot.swaps,
-                "shadow": None if shadow is None else shadow.describe()}
+                "shadow": None if shadow is None else shadow.describe(),
+                "shadow_skipped": slot.shadow_skipped}
 
     @app.post("/predict", response_model=None)
     def predict(body: PredictRequest) -> dict[str, Any] | JSONResponse:
@@ -589,7 +608,11 @@ def build_app(reader: RegistryReader, log: Any, config: ServeConfig, token: str,
                                  "new one or none (the service makes one)."}, status_code=409)
         shadow = slot.shadow
         if shadow is not None and shadow.version != served.version:
-            shadow_pool.submit(_shadow_score, shadow, rows, request_id, log, now)
+            if shadow_slots.acquire(blocking=False):
+                future = shadow_pool.submit(_shadow_score, shadow, rows, request_id, log, now)
+                future.add_done_callback(lambda _: shadow_slots.release())
+            else:  # the challenger cannot keep up: skip it rather than queue without bound
+                slot.shadow_skipped += 1
         return {"request_id": request_id, "model": served.name, "version": served.version,
                 "predictions": predictions}
 
@@ -599,10 +622,16 @@ def build_app(reader: RegistryReader, log: Any, config: ServeConfig, token: str,
         return {"model": reader.model_name, "shadow_enabled": config.shadow,
                 "comparisons": log.shadow_comparison(model_name=reader.model_name)}
 
-    @app.post("/feedback")
-    def feedback(body: FeedbackRequest) -> dict[str, Any]:
-        result = log.feedback([FeedbackItem(request_id=i.request_id, row=i.row, label=i.label)
-                               for i in body.items])
+    @app.post("/feedback", response_model=None)
+    def feedback(body: FeedbackRequest) -> dict[str, Any] | JSONResponse:
+        try:
+            items = [FeedbackItem(request_id=i.request_id, row=i.row, label=i.label)
+                     for i in body.items]
+        except ValidationError as exc:
+            return JSONResponse({"detail": [
+                {"loc": ["body", "items", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False, include_input=False)]}, status_code=422)
+        result = log.feedback(items)
         return {"stored": result.stored, "updated": result.updated,
                 "unknown": [{"request_id": r, "row": n} for r, n in result.unknown]}
 

@@ -402,3 +402,40 @@ def test_a_non_pytorch_model_with_runtime_onnx_falls_back_to_pyfunc(
         assert "not a PyTorch model" in svc.log_path.read_text()
     finally:
         svc.stop()
+
+
+@pytest.mark.parametrize("label", ["NaN", "Infinity", '{"class": "UP"}', "[1, 2]", "null"])
+def test_feedback_with_a_label_that_is_not_a_scalar_gets_422(service: Service,
+                                                             label: str) -> None:
+    body = '{"items": [{"request_id": "fb-1", "label": LABEL}]}'.replace("LABEL", label)
+    with service.client() as c:
+        r = c.post("/feedback", content=body.encode(),
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert "label" in json.dumps(r.json()["detail"])
+
+
+def test_a_broken_prediction_log_fails_closed_with_503(registry: ModelRegistry,
+                                                        tmp_path: Path,
+                                                        pool: dict[str, Any]) -> None:
+    """In-process (Starlette's TestClient): the log's table disappears under the service."""
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+
+    from deploy.service import ServeConfig, build_app
+
+    log = PredictionLog.in_state_dir(tmp_path)
+    app = build_app(RegistryReader(registry.tracking_uri, registry.model_name), log,
+                    ServeConfig(poll_interval_s=60), TOKEN)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(app, headers=headers) as c:
+        assert c.post("/predict", json={"row": pool["rows"][0]}).status_code == 200
+        with sqlite3.connect(tmp_path / "predictions.db") as db:
+            db.execute("DROP TABLE driftloop_predictions")
+        r = c.post("/predict", json={"row": pool["rows"][0]})
+        assert r.status_code == 503
+        assert "prediction log is not available" in r.json()["detail"]
+        assert "predictions" not in r.json()  # nothing was served
+        assert c.get("/health").json()["status"] == "ok"
+    log.close()
