@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 
-def _run(config: Any, out: Path, use_prefect: bool, json_out: Path | None) -> dict[str, Any]:
+def _run(config: Any, out: Path, use_prefect: bool, json_out: Path | None,
+         resume: bool = False) -> dict[str, Any]:
     from flows.settings import StatePaths, prepare_environment
 
     prepare_environment(StatePaths.at(config.state_dir))
@@ -20,11 +21,11 @@ def _run(config: Any, out: Path, use_prefect: bool, json_out: Path | None) -> di
     if use_prefect:
         from flows.pipeline import pipeline
 
-        summary = pipeline(config, str(out))
+        summary = pipeline(config, str(out), resume=resume)
     else:
         from flows.pipeline import run_stream
 
-        summary = run_stream(config, out)
+        summary = run_stream(config, out, resume=resume)
     if json_out is not None:
         write_json(summary, json_out)
     click.echo(render_table(summary))
@@ -64,8 +65,11 @@ def main() -> None:
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
               help="Also write the JSON summary here.")
 @click.option("--no-prefect", is_flag=True, help="Run the same loop without Prefect.")
+@click.option("--resume", is_flag=True,
+              help="Continue the interrupted run of this state folder after its last complete "
+                   "window (same options).")
 def demo(out: Path, state_dir: Path | None, config_path: Path | None, seed: int, rows: int,
-         json_out: Path | None, no_prefect: bool) -> None:
+         json_out: Path | None, no_prefect: bool, resume: bool) -> None:
     """Run a seeded synthetic stream with two known drifts through the whole loop.
 
     Prints a summary table and writes accuracy.png and summary.json under --out.
@@ -76,7 +80,7 @@ def demo(out: Path, state_dir: Path | None, config_path: Path | None, seed: int,
 
         config = demo_config(load_config(config_path), seed=seed, rows=rows,
                              state_dir=state_dir)
-        _run(config, out, not no_prefect, json_out)
+        _run(config, out, not no_prefect, json_out, resume)
     except _errors() as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"demo finished in {time.perf_counter() - t0:.1f} s (including start-up)")
@@ -97,9 +101,12 @@ def demo(out: Path, state_dir: Path | None, config_path: Path | None, seed: int,
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None,
               help="State folder (default .driftloop).")
 @click.option("--no-prefect", is_flag=True, help="Run the same loop without Prefect.")
+@click.option("--resume", is_flag=True,
+              help="Continue the interrupted run of this state folder after its last complete "
+                   "window (same options).")
 def run(data: Path, target: str, config_path: Path | None, json_out: Path | None,
         timestamp: str | None, label_delay: int | None, out: Path, state_dir: Path | None,
-        no_prefect: bool) -> None:
+        no_prefect: bool, resume: bool) -> None:
     """Run the loop on a user's CSV/Parquet stream."""
     try:
         from flows.config import load_config
@@ -114,7 +121,7 @@ def run(data: Path, target: str, config_path: Path | None, json_out: Path | None
             source = {**base.source.model_dump(mode="json"), **source}
         config = base.with_updates(source=source,
                                    state_dir=str(state_dir) if state_dir else None)
-        _run(config, out, not no_prefect, json_out)
+        _run(config, out, not no_prefect, json_out, resume)
     except _errors() as e:
         raise click.ClickException(str(e)) from None
 

@@ -14,6 +14,7 @@ received:
 from __future__ import annotations
 
 import os
+import reprlib
 import types
 import typing
 from pathlib import Path
@@ -108,6 +109,15 @@ def _locate(loc: tuple[Any, ...]) -> tuple[str, type[BaseModel] | None]:
     return ".".join(path), candidates[0] if len(candidates) == 1 else None
 
 
+def _short(value: Any, limit: int = 200) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a bad value may be a whole list)."""
+    text = reprlib.Repr()
+    text.maxlevel, text.maxlist, text.maxdict = 3, 10, 10
+    text.maxstring = text.maxother = limit
+    shown = text.repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def format_validation_error(e: pydantic.ValidationError) -> str:
     lines = [f"Invalid driftloop configuration ({e.error_count()} problem(s)):"]
     for err in e.errors():
@@ -118,9 +128,90 @@ def format_validation_error(e: pydantic.ValidationError) -> str:
             if section is not None:
                 msg = f"unknown key; valid keys are {list(section.model_fields)}"
         received = err.get("input")
-        shown = "" if isinstance(received, dict) or "Got " in msg else f" (got {received!r})"
+        shown = "" if isinstance(received, dict) or "Got " in msg else f" (got {_short(received)})"
         lines.append(f"  {loc or '<root>'}: {msg}{shown}")
     return "\n".join(lines)
+
+
+#: Largest config file :func:`load_config` reads (a driftloop config is a few KiB).
+MAX_CONFIG_BYTES = 1 << 20
+
+#: Most YAML nodes a config file may hold once its aliases (``*name``) are expanded: anchors
+#: that repeat a small section are fine, a "billion laughs" file (aliases of aliases, each
+#: level multiplying the size) is refused before it is built.
+MAX_CONFIG_NODES = 100_000
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """How many nodes the document would have with every alias expanded (at most just over
+    ``limit``: counting stops there), or -1 when an alias refers to a node it is part of."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = _children(node)
+            sizes[key] = min(limit + 1, 1 + sum(sizes[id(c)] for c in children))
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            return -1  # recursive: &a [*a]
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _read_yaml(p: Path) -> Any:
+    """The YAML document in ``p``, parsed safely (plain data only: no Python tags), with
+    guards against huge files and alias bombs; a :class:`ConfigError` says what is wrong."""
+    where = f"Config file {str(p)!r}"
+    size = p.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{where} is {size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a driftloop config "
+            "may have; pass the YAML config file (a few KiB), not a data file."
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{where} is not valid YAML: it is not UTF-8 text ({e}). Save it "
+                          "as UTF-8.") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, MAX_CONFIG_NODES)
+        if size < 0:
+            raise ConfigError(f"{where} has an alias (*name) inside the very node its anchor "
+                              "(&name) marks, a structure without end; remove that alias.")
+        if size > MAX_CONFIG_NODES:
+            raise ConfigError(
+                f"{where} expands to more than {MAX_CONFIG_NODES:,} values once its aliases "
+                "(*name) are followed; a driftloop config is far smaller. Write the values "
+                "out or use fewer nested aliases."
+            )
+        return loader.construct_document(node)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where} is not valid YAML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{where} nests its values too deeply to be a driftloop config; "
+                          "flatten it.") from None
+    finally:
+        loader.dispose()
 
 
 #: Environment variable naming the state folder when neither the config file nor an override
@@ -139,10 +230,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> DriftloopCo
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"Config file {str(p)!r} does not exist; pass an existing YAML file.")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
-            raise ConfigError(f"Config file {str(p)!r} is not valid YAML: {e}") from None
+        loaded = _read_yaml(p)
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"Config file {str(p)!r} must hold a mapping of sections, "
                               f"got a {type(loaded).__name__}.")

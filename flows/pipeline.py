@@ -9,8 +9,13 @@ without Prefect (``run_stream(..., steps=PLAIN_STEPS)``) so its overhead can be 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import signal
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,13 +40,14 @@ from models.training import (
     train_challenger,
 )
 from monitors.alerts import Alerter
+from monitors.checkpoint import CheckpointStore
 from monitors.data_drift import DriftWorkspace
 from monitors.decision import Decision
 from monitors.drift_engine import ReferenceProfile
 from monitors.errors import ValidationError
 from monitors.labels import LabelledRows
 from monitors.monitor import WindowMonitor, WindowReport
-from monitors.sources import make_source
+from monitors.sources import make_source, write_json_atomic
 from monitors.stream import Batch, CountWindower, split_stream
 from monitors.validation import Schema
 
@@ -184,16 +190,25 @@ class _Serving:
 
 def _checkpoint(steps: Steps, registry: ModelRegistry, serving: _Serving,
                 recorder: RunRecorder, config: DriftloopConfig, X_example: Any, row: int,
-                why: str) -> None:
+                why: str, run_id: str | None = None) -> None:
     """An online champion that has learnt since its version: register its current state."""
     if not (serving.online and serving.learnt_since_version and serving.model is not None):
         return
     reason = (f"online champion v{serving.version} checkpointed at row {row} after learning "
               f"{serving.learnt_since_version} labelled rows ({why})")
-    context = {"trigger": "online-checkpoint", "kind": "online-checkpoint", "row": row,
-               "method": "online", "previous_version": serving.version}
-    version = steps.checkpoint_online_champion(registry, serving.model, X_example, config,
-                                               context, reason)
+    context: dict[str, Any] = {"trigger": "online-checkpoint", "kind": "online-checkpoint",
+                               "row": row, "method": "online",
+                               "previous_version": serving.version}
+    if run_id is not None:
+        context["step_key"] = f"{run_id}:online:{row}"
+    existing = (registry.find_by_drift_context("step_key", context["step_key"])
+                if "step_key" in context else None)
+    if existing is not None:  # registered before a crash: promote it (idempotent), not again
+        registry.promote(existing.version, reason, by="driftloop online checkpoint")
+        version = existing
+    else:
+        version = steps.checkpoint_online_champion(registry, serving.model, X_example, config,
+                                                   context, reason)
     recorder.add_checkpoint(row=row, version=version, previous=serving.version, reason=reason)
     serving.version, serving.learnt_since_version = version.version, 0
 
@@ -214,8 +229,9 @@ def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegi
                    buffer: LabelledBuffer, reservoir: Reservoir, recorder: RunRecorder,
                    row: int, window: int | None, since_row: int | None,
                    context: dict[str, Any], reasons: list[str],
-                   out_dir: Path) -> GateResult | str:
+                   out_dir: Path, run_id: str | None = None) -> GateResult | str:
     trained = steps.retrain(template, serving.model, buffer, reservoir, config, since_row)
+    _failpoint("training")
     if isinstance(trained, str):  # not enough labelled rows yet: deferred
         if serving.model is None:
             raise ConfigError(f"Cannot train the first model on the warm-up rows: {trained} "
@@ -228,12 +244,19 @@ def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegi
     result = monitor.result_for_row(int(trigger_row)) if trigger_row is not None else None
     if result is not None and monitor.workspace is not None:
         html = monitor.workspace.save_html(result, out_dir / "reports" / f"window-{result.window.index}.html")
-    version = steps.register(registry, challenger, ts, config, context, html)
+    key = context.get("step_key")
+    existing = registry.find_by_drift_context("step_key", key) if key else None
+    if existing is not None:  # registered before a crash interrupted this step: not twice
+        version, challenger = existing, registry.load_model(existing.version)
+    else:
+        version = steps.register(registry, challenger, ts, config, context, html)
+    _failpoint("registration")
     served = None
     if serving.online:
         served = monitor.served_predictions(ts.X_holdout.index.to_numpy())
     gate = steps.gate_and_promote(registry, version, serving.model, challenger, ts, config,
                                   served)
+    _failpoint("promotion")
     recorder.add_retrain(row=row, window=window, version=version, gate=gate,
                          champion_version=serving.version, trigger=context,
                          n_train=len(ts.y_train), n_replay=ts.n_replay, reasons=reasons)
@@ -249,7 +272,7 @@ def _retrain_cycle(*, steps: Steps, config: DriftloopConfig, registry: ModelRegi
         store_profile(registry, monitor, version.version, out_dir)
     else:
         _checkpoint(steps, registry, serving, recorder, config, ts.X_holdout.head(5), row,
-                    "kept by the gate")
+                    "kept by the gate", run_id=run_id)
     return gate
 
 
@@ -316,61 +339,180 @@ def load_profile(registry: RegistryReader, version: int | str, dst: Path | str) 
     return ReferenceProfile.load(folder / PROFILE_FILE)
 
 
+#: Environment variable naming a failpoint, ``<step>:<n>``: the process kills itself (SIGKILL)
+#: the n-th time it passes that step. For the crash tests; unset in normal runs.
+FAILPOINT_ENV = "DRIFTLOOP_FAILPOINT"
+FAILPOINT_STEPS = ("ingest", "drift_check", "training", "registration", "promotion",
+                   "checkpoint")
+_failpoint_hits: dict[str, int] = {}
+
+
+def _failpoint(step: str) -> None:
+    """Die here (SIGKILL, no clean-up) when ``$DRIFTLOOP_FAILPOINT`` says so."""
+    spec = os.environ.get(FAILPOINT_ENV)
+    if not spec:
+        return
+    name, _, nth = spec.partition(":")
+    if name != step:
+        return
+    _failpoint_hits[step] = _failpoint_hits.get(step, 0) + 1
+    if _failpoint_hits[step] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def config_fingerprint(config: DriftloopConfig) -> str:
+    """A hash of everything in the config that changes what a run computes."""
+    data = config.model_dump(mode="json")
+    data.pop("state_dir", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class _LoopState:
+    """Everything a run needs to continue after its last complete window."""
+
+    run_id: str
+    rows: int
+    schema: Schema
+    monitor: WindowMonitor
+    buffer: LabelledBuffer
+    reservoir: Reservoir
+    serving: _Serving
+    recorder: RunRecorder
+    X_example: Any
+    elapsed_s: float = 0.0
+
+
+def _save_state(store: CheckpointStore, state: _LoopState, config: DriftloopConfig,
+                *, done: bool = False) -> None:
+    store.save(state, {"run_id": state.run_id, "rows": state.rows, "done": done,
+                       "config": config_fingerprint(config)})
+    _failpoint("checkpoint")
+
+
+def _read_run(path: Path) -> dict[str, Any] | None:
+    """The run the state folder holds (id, config fingerprint, done), or None."""
+    if not path.is_file():
+        return None
+    try:
+        run = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path} is damaged ({exc}); run without --resume to start over.") \
+            from exc
+    return run if isinstance(run, dict) and "run_id" in run else None
+
+
+def _resumed_state(store: CheckpointStore, config: DriftloopConfig) -> _LoopState | None:
+    """The checkpointed state to continue from, or None (nothing to resume: start over)."""
+    loaded = store.load()
+    if loaded is None:
+        _log().info("no checkpoint in %s: starting from the beginning", store.folder)
+        return None
+    meta, state = loaded
+    if meta.get("config") != config_fingerprint(config):
+        raise ConfigError(
+            f"The checkpoint in {store.folder} was written with another configuration; resume "
+            "with the same config file and options, or run without --resume to start over.")
+    if not isinstance(state, _LoopState):
+        raise ConfigError(f"The checkpoint in {store.folder} is not a driftloop run's state; "
+                          "run without --resume to start over.")
+    _log().info("resuming run %s after row %s", state.run_id, state.rows)
+    return state
+
+
 def run_stream(config: DriftloopConfig, out_dir: str | Path,
-               steps: Steps = PLAIN_STEPS) -> dict[str, Any]:
-    """Run a whole stream through the loop and return the JSON summary."""
+               steps: Steps = PLAIN_STEPS, *, resume: bool = False) -> dict[str, Any]:
+    """Run a whole stream through the loop and return the JSON summary.
+
+    After the first model and after every window the loop's state is checkpointed atomically
+    under ``<state>/checkpoint/``. With ``resume=True`` the run continues after its last
+    complete window: windows already done are not processed again, and a version registered
+    by a step the crash interrupted is found in the registry (by its step key) instead of
+    being registered twice. Without ``resume`` a run starts over.
+    """
     t_start = time.perf_counter()
     log = _log()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = StatePaths.at(config.state_dir).create()
+    store = CheckpointStore(paths.root / "checkpoint")
+    run_file = store.folder / "run.json"
+    run = _read_run(run_file) if resume else None
+    if run is not None and run.get("config") != config_fingerprint(config):
+        raise ConfigError(
+            f"The run to resume in {store.folder} was started with another configuration; "
+            "resume with the same config file and options, or run without --resume.")
+    if run is not None and run.get("done"):
+        done = Path(run["summary"])
+        if done.is_file():
+            log.info("run %s is already complete; its summary is %s", run["run_id"], done)
+            return cast(dict[str, Any], json.loads(done.read_text()))
+    state = _resumed_state(store, config) if run is not None else None
+    if run is None:  # a fresh run: its id keys every registration it makes
+        store.clear()
+        run = {"run_id": uuid.uuid4().hex[:12], "config": config_fingerprint(config),
+               "done": False}
+        write_json_atomic(run_file, run)
     source = make_source(config.source)
     task_kind = source.task
     registry = ModelRegistry(paths.tracking_uri, paths.artifacts, config.registry)
     alerter = Alerter.from_config(config.alerts, paths.root)
-    # snapshots off: no Evidently snapshot to store, so no workspace (it would reject them)
-    workspace = (DriftWorkspace(paths.workspace, config.registry.model_name,
-                                engine=config.data_drift.engine)
-                 if config.data_drift.snapshots else None)
     template = make_model(config.model, task_kind)
-    buffer, reservoir = make_memory(config.training)
-    recorder = RunRecorder(task=task_kind, target=source.target,
-                           source=_without_secrets(config.source.model_dump(mode="json")),
-                           true_drift_rows=tuple(source.true_drift_rows))
-
-    # 1. the labelled history trains the first champion
     history, rest = split_stream(source.batches(config.window.size), config.window.warmup_rows)
-    schema = Schema.infer(history.features, categorical=tuple(source.categorical_features),
-                          numeric_text=0.99)
-    monitor = WindowMonitor(
-        task=task_kind, schema=schema, label_delay=source.label_delay,
-        validation=config.validation, data_drift=config.data_drift,
-        concept_drift=config.concept_drift, decision=config.decision,
-        workspace=workspace, quarantine_dir=paths.quarantine,
-    )
-    checked = monitor.validator.validate(history)
-    monitor.n_quarantined += checked.n_quarantined
-    if checked.target is None:
-        raise ValidationError(f"The first {history.end} rows train the first model and need "
-                              f"labels, but the stream has no target column {source.target!r}.")
-    buffer.add(checked.features, checked.target.to_numpy())
-    serving = _Serving()
-    initial = {"trigger": "initial", "row": history.end, "kind": "initial",
-               "method": "warmup", "window": None}
-    first = _retrain_cycle(steps=steps, config=config, registry=registry, monitor=monitor,
-                           template=template, serving=serving, buffer=buffer,
-                           reservoir=reservoir, recorder=recorder, row=history.end,
-                           window=None, since_row=None, context=initial,
-                           reasons=[f"initial model on the first {history.end} labelled rows"],
-                           out_dir=out)
-    alert_promotion(alerter, config, first, serving.version, None, initial)
-    log.info("initial champion v%s trained on rows 0..%s", serving.version, history.end)
+    _failpoint("ingest")
 
-    # 2. windows
-    rows = history.end
+    if state is None:
+        # 1. the labelled history trains the first champion
+        # snapshots off: no Evidently snapshot to store, so no workspace (it would reject them)
+        workspace = (DriftWorkspace(paths.workspace, config.registry.model_name,
+                                    engine=config.data_drift.engine)
+                     if config.data_drift.snapshots else None)
+        buffer, reservoir = make_memory(config.training)
+        recorder = RunRecorder(task=task_kind, target=source.target,
+                               source=_without_secrets(config.source.model_dump(mode="json")),
+                               true_drift_rows=tuple(source.true_drift_rows))
+        schema = Schema.infer(history.features, categorical=tuple(source.categorical_features),
+                              numeric_text=0.99)
+        monitor = WindowMonitor(
+            task=task_kind, schema=schema, label_delay=source.label_delay,
+            validation=config.validation, data_drift=config.data_drift,
+            concept_drift=config.concept_drift, decision=config.decision,
+            workspace=workspace, quarantine_dir=paths.quarantine,
+        )
+        checked = monitor.validator.validate(history)
+        monitor.n_quarantined += checked.n_quarantined
+        if checked.target is None:
+            raise ValidationError(f"The first {history.end} rows train the first model and "
+                                  f"need labels, but the stream has no target column "
+                                  f"{source.target!r}.")
+        buffer.add(checked.features, checked.target.to_numpy())
+        state = _LoopState(run_id=run["run_id"], rows=history.end, schema=schema,
+                           monitor=monitor, buffer=buffer, reservoir=reservoir,
+                           serving=_Serving(), recorder=recorder,
+                           X_example=history.features.head(5))
+        initial = {"trigger": "initial", "row": history.end, "kind": "initial",
+                   "method": "warmup", "window": None,
+                   "step_key": f"{state.run_id}:initial:{history.end}"}
+        first = _retrain_cycle(steps=steps, config=config, registry=registry, monitor=monitor,
+                               template=template, serving=state.serving, buffer=buffer,
+                               reservoir=reservoir, recorder=recorder, row=history.end,
+                               window=None, since_row=None, context=initial,
+                               reasons=[f"initial model on the first {history.end} labelled "
+                                        "rows"], out_dir=out)
+        alert_promotion(alerter, config, first, state.serving.version, None, initial)
+        log.info("initial champion v%s trained on rows 0..%s", state.serving.version,
+                 history.end)
+        _save_state(store, state, config)
+    monitor, buffer, reservoir = state.monitor, state.buffer, state.reservoir
+    serving, recorder = state.serving, state.recorder
+
+    # 2. windows (after a resume, those already done are skipped)
     for window, batch in CountWindower(config.window.size).windows(rest):
+        if window.end <= state.rows:
+            continue
+        _failpoint("ingest")
         report = steps.monitor_window(monitor, window, batch, serving.model, serving.version)
-        rows = window.end
+        _failpoint("drift_check")
         steps.learn_from_labels(buffer, serving.model, report.labelled)
         if serving.online:
             serving.learnt_since_version += len(report.labelled)
@@ -382,7 +524,8 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
                        "method": trig.method, "since_row": trig.since_row,
                        "window": window.index, "window_start": window.start,
                        "window_end": window.end, "detector": config.concept_drift.detector,
-                       "event_id": f"{trig.kind}-{trig.row}"}
+                       "event_id": f"{trig.kind}-{trig.row}",
+                       "step_key": f"{state.run_id}:retrain:{window.end}"}
             alert_drift(alerter, config, decision, context)
             previous = serving.version
             gate = _retrain_cycle(
@@ -390,33 +533,40 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
                 template=template, serving=serving, buffer=buffer, reservoir=reservoir,
                 recorder=recorder, row=window.end, window=window.index,
                 since_row=trig.since_row, context=context, reasons=list(decision.reasons),
-                out_dir=out)
+                out_dir=out, run_id=state.run_id)
             alert_promotion(alerter, config, gate, serving.version, previous, context)
             if isinstance(gate, str):
                 log.info("window %s: retrain deferred: %s", window.index, gate)
             else:
                 log.info("window %s: retrained (%s at row %s) -> %s", window.index, trig.kind,
                          trig.row, "promoted" if gate.promoted else "kept champion")
+        state.rows = window.end
+        state.elapsed_s += time.perf_counter() - t_start
+        t_start = time.perf_counter()
+        _save_state(store, state, config)
 
     # 3. labels still in flight arrive after the end; the served champion is registered
     monitor.finish()
-    _checkpoint(steps, registry, serving, recorder, config, history.features.head(5), rows,
-                "end of stream")
-    elapsed = time.perf_counter() - t_start
+    _checkpoint(steps, registry, serving, recorder, config, state.X_example, state.rows,
+                "end of stream", run_id=state.run_id)
+    elapsed = state.elapsed_s + time.perf_counter() - t_start
     summary = recorder.to_dict(
-        rows=rows, prequential=monitor.prequential.value, labelled=monitor.prequential.n,
+        rows=state.rows, prequential=monitor.prequential.value, labelled=monitor.prequential.n,
         quarantined=monitor.n_quarantined, elapsed_s=round(elapsed, 2),
         extra={"model_name": config.registry.model_name, "champion_version": serving.version,
                "tracking_uri": paths.tracking_uri, "workspace": str(paths.workspace),
-               "state_dir": str(paths.root), "alerts_store": str(alerter.store.path)},
+               "state_dir": str(paths.root), "alerts_store": str(alerter.store.path),
+               "run_id": state.run_id},
     )
     write_json(summary, out / "summary.json")
     plot_accuracy(summary, out / "accuracy.png")
     (out / "summary.txt").write_text(render_table(summary) + "\n")
+    write_json_atomic(run_file, {**run, "done": True, "summary": str(out / "summary.json")})
+    store.clear()
     return summary
 
 
 @flow(name="driftloop-pipeline", log_prints=False)
-def pipeline(config: DriftloopConfig, out_dir: str) -> dict[str, Any]:
+def pipeline(config: DriftloopConfig, out_dir: str, resume: bool = False) -> dict[str, Any]:
     """Prefect flow: run a whole stream through the closed loop (see :func:`run_stream`)."""
-    return run_stream(config, out_dir, steps=PREFECT_STEPS)
+    return run_stream(config, out_dir, steps=PREFECT_STEPS, resume=resume)

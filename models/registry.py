@@ -552,6 +552,23 @@ class RegistryReader:
             "created_at": created.isoformat(timespec="seconds"),
         }
 
+    def find_by_drift_context(self, key: str, value: str) -> RegisteredVersion | None:
+        """The version whose drift context has ``key == value`` (its version tag
+        ``driftloop.drift_<key>``), or None. With a key unique per training (a run's step id),
+        a resumed run finds the version it registered before it was interrupted instead of
+        registering it twice. The newest such version when there are several.
+        """
+        _check_key("drift context", key)
+        with self._errors(f"search the versions of model {self.model_name!r}"):
+            if not self._model_exists():
+                return None
+            escaped = str(value).replace("'", "''")
+            found = self._client.search_model_versions(
+                f"name='{self.model_name}' and tags.`{_TAG}drift_{key}` = '{escaped}'")
+        if not found:
+            return None
+        return self._registered(max(found, key=lambda mv: int(mv.version)))
+
     def champion_history(self) -> list[dict[str, Any]]:
         """Every change of champion, oldest first.
 

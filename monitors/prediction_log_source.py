@@ -126,15 +126,23 @@ class PredictionLogSourceConfig(BaseModel):
     @classmethod
     def _database_uri(cls, value: str) -> str:
         from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
         try:
-            make_url(value)
+            url = make_url(value)
         except (ArgumentError, ValueError) as exc:
             raise ValueError(
                 "uri must be a SQLAlchemy database URI such as "
                 "'sqlite:////abs/path/.driftloop/predictions.db'; got something else "
                 f"({type(exc).__name__})."
+            ) from None
+        try:
+            url.get_dialect()  # the dialect only: its driver is imported on connecting
+        except NoSuchModuleError:
+            raise ValueError(
+                f"uri must name a database SQLAlchemy knows (sqlite, postgresql, mysql, ...); "
+                f"{url.drivername!r} is not one. Use e.g. "
+                "'sqlite:////abs/path/.driftloop/predictions.db'."
             ) from None
         return value
 
@@ -225,12 +233,13 @@ class PredictionLogSource:
 
     def _failed(self, doing: str, exc: BaseException) -> SourceError:
         detail = getattr(exc, "orig", None) or exc
-        message = (f"Could not {doing} the prediction log {self.uri}: {type(detail).__name__}: "
-                   f"{detail}. Check PredictionLogSourceConfig.uri and that the database is "
-                   "reachable.")
-        if self._url.password:
-            message = message.replace(str(self._url.password), "***")
-        return SourceError(message)
+        text = str(detail)
+        if self._url.password:  # drivers may quote the URI; mask only what they said
+            text = text.replace(str(self._url.password), "***")
+        return SourceError(
+            f"Could not {doing} the prediction log {self.uri}: {type(detail).__name__}: "
+            f"{text}. Check PredictionLogSourceConfig.uri and that the database is reachable."
+        )
 
     def _connect(self) -> Engine:
         import sqlalchemy as sa

@@ -39,9 +39,12 @@ import logging
 import math
 import os
 import random
+import stat
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+import warnings
+from collections import Counter
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -692,10 +695,18 @@ def parse_timestamps(ts: pd.Series, *, column: str | None, where: str, first_row
     [2, 1]
     """
     if not (pd.api.types.is_numeric_dtype(ts) or pd.api.types.is_datetime64_any_dtype(ts)):
-        try:
-            parsed = pd.to_datetime(ts)
-        except (ValueError, TypeError):
-            parsed = pd.to_datetime(ts, errors="coerce", format="mixed")
+        with warnings.catch_warnings():  # mixed time zones are handled below
+            warnings.filterwarnings("ignore", ".*mixed time zones", FutureWarning)
+            try:
+                parsed = pd.to_datetime(ts)
+            except (ValueError, TypeError):
+                try:
+                    parsed = pd.to_datetime(ts, errors="coerce", format="mixed")
+                except (ValueError, TypeError):  # pandas >= 3: mixed zones raise
+                    parsed = pd.Series([_to_time(v) for v in ts], index=ts.index, dtype=object)
+        if parsed.dtype == object:  # times with different offsets, or with and without one
+            parsed = _one_time_zone(ts, parsed, column=column, where=where,
+                                    first_row=first_row, config=config)
         bad = parsed.isna() & ts.notna()
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
@@ -705,6 +716,8 @@ def parse_timestamps(ts: pd.Series, *, column: str | None, where: str, first_row
                 f"{config}.timestamp=None."
             )
         ts = parsed
+    elif isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert("UTC")
     missing = ts.isna().to_numpy()
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
@@ -714,6 +727,69 @@ def parse_timestamps(ts: pd.Series, *, column: str | None, where: str, first_row
             f"or set {config}.timestamp=None."
         )
     return ts
+
+
+def _to_time(value: Any) -> Any:
+    """One value as a Timestamp, or NaT when it is not a date/time."""
+    try:
+        return pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return pd.NaT
+
+
+def _one_time_zone(ts: pd.Series, parsed: pd.Series, *, column: str | None, where: str,
+                   first_row: int, config: str) -> pd.Series:
+    """Times parsed one by one (pandas gives objects when time zones differ) as one UTC
+    column, or a :class:`SourceError` when some have a time zone and others have none."""
+    aware = np.array([getattr(v, "tzinfo", None) is not None for v in parsed])
+    present = parsed.notna().to_numpy()
+    if (aware & present).any() and (~aware & present).any():
+        i = int(np.flatnonzero(aware & present)[0])
+        j = int(np.flatnonzero(~aware & present)[0])
+        raise SourceError(
+            f"The timestamp column {column!r} of {where} mixes times with a time zone (row "
+            f"{first_row + i}: {ts.iloc[i]!r}) and times without one (row {first_row + j}: "
+            f"{ts.iloc[j]!r}), which cannot be ordered. Write every time with its UTC offset "
+            f"(e.g. '+00:00') or none of them, or set {config}.timestamp=None."
+        )
+    return pd.to_datetime(parsed, utc=True, errors="coerce")
+
+
+#: Appended to read errors caused by bytes that are not UTF-8.
+_NOT_UTF8 = (
+    " The file is not UTF-8 text: convert it to UTF-8 (e.g. `iconv -f latin1 -t utf-8 in.csv "
+    "> out.csv`)."
+)
+
+
+def _not_utf8(exc: BaseException) -> str:
+    return _NOT_UTF8 if isinstance(exc, UnicodeDecodeError) else ""
+
+
+def _csv_layout_problem(head: pd.DataFrame, header: Sequence[str]) -> str | None:
+    """Why pandas would misread a CSV whose first rows read as ``head`` (pandas defaults)
+    and whose header line holds the names ``header``; None when it lines up."""
+    twice = sorted(c for c, k in Counter(header).items() if k > 1 and c != "")
+    if twice:
+        return (
+            f"its header names the column(s) {twice} more than once (pandas would rename the "
+            "copies 'name.1', ...); give every column a unique name"
+        )
+    if not isinstance(head.index, pd.RangeIndex):
+        return (
+            f"its first row has more fields than the {len(header)} names of its header "
+            "(pandas would read the extra leading field(s) as an index and shift every "
+            "column's values); remove the trailing delimiter(s) or name every column in the "
+            "header"
+        )
+    return None
+
+
+def _csv_header(source: Any, **kwargs: Any) -> list[str]:
+    """The names in a CSV's header line, as written (no renaming of duplicates)."""
+    first = pd.read_csv(source, header=None, nrows=1, dtype=str, keep_default_na=False,
+                        **kwargs)
+    return [str(v) for v in first.iloc[0].tolist()] if len(first) else []
 
 
 class FileSource:
@@ -788,7 +864,7 @@ class FileSource:
         return SourceError(
             f"Cannot read {self.path} as {self.format.upper()}: {type(exc).__name__}: {exc}. "
             f"Check that the file is a valid {self.format.upper()} file, or set "
-            "FileSourceConfig.format to the right format."
+            f"FileSourceConfig.format to the right format.{_not_utf8(exc)}"
         )
 
     def _read_columns(self) -> tuple[str, ...]:
@@ -797,11 +873,13 @@ class FileSource:
                 f"File {self.path} is empty (0 bytes); point "
                 "FileSourceConfig.path at a file with a header and rows."
             )
+        problem: str | None = None
         try:
             if self.format == "csv":
                 head = pd.read_csv(self.path, nrows=1)
                 n_rows = len(head)
                 columns = tuple(str(c) for c in head.columns)
+                problem = _csv_layout_problem(head, _csv_header(self.path))
             else:
                 import pyarrow.parquet as pq
 
@@ -810,6 +888,8 @@ class FileSource:
                 columns = tuple(meta.schema.to_arrow_schema().names)
         except Exception as exc:  # parser errors of several kinds
             raise self._unreadable(exc) from exc
+        if problem is not None:
+            raise SourceError(f"Cannot read {self.path} as CSV: {problem}.")
         if n_rows == 0:
             raise SourceError(
                 f"File {self.path} has columns {list(columns)} but no rows; "
@@ -884,7 +964,7 @@ class FileSource:
         except Exception as exc:
             raise SourceError(
                 f"Reading {self.path} failed after row {rows_read}: {type(exc).__name__}: "
-                f"{exc}. Fix the file near that row."
+                f"{exc}. Fix the file near that row.{_not_utf8(exc)}"
             ) from exc
 
     def _frames(self) -> Iterator[pd.DataFrame]:
@@ -1324,10 +1404,9 @@ class DropFolderSource:
                     continue
                 path = Path(entry.path)
                 if entry.is_symlink():
-                    target = path.resolve()
-                    if not target.is_relative_to(self._root):
-                        self._bad(name, f"{path} is a link to {target}, outside the drop folder "
-                                        f"{self._root}; drop the file itself into the folder.")
+                    problem = self._outside(path)
+                    if problem is not None:
+                        self._bad(name, problem)
                         continue
                 if not entry.is_file() or path.resolve() == ledger:
                     continue
@@ -1337,6 +1416,41 @@ class DropFolderSource:
                 found.append((name, st))
         found.sort(key=lambda item: (item[1].st_mtime_ns, item[0]))
         return found
+
+    def _outside(self, path: Path) -> str | None:
+        """Why the link ``path`` may not be read (None when it resolves inside the folder)."""
+        try:
+            target = path.resolve()
+        except (OSError, RuntimeError) as exc:  # a loop of links
+            return (f"{path} is a link that cannot be resolved ({exc}); drop the file itself "
+                    "into the folder.")
+        if not target.is_relative_to(self._root):
+            return (f"{path} is a link to {target}, outside the drop folder {self._root}; "
+                    "drop the file itself into the folder.")
+        return None
+
+    def _read_file(self, name: str) -> tuple[bytes, os.stat_result] | None:
+        """The bytes of the regular file ``name`` of the folder, and its stat after reading.
+
+        Read through its resolved path, which must lie inside the folder (checked again
+        here: the folder may have changed since it was listed) and be a regular file (not a
+        pipe, which would block). None when the file is gone or no longer a regular file.
+        """
+        path = self.folder / self._plain_name(name)
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):  # a loop of links made since listing
+            return None
+        if not real.is_relative_to(self._root):
+            self._bad(name, f"{path} resolves to {real}, outside the drop folder "
+                            f"{self._root}; drop the file itself into the folder.")
+            return None
+        try:
+            if not stat.S_ISREG(real.lstat().st_mode):
+                return None
+            return real.read_bytes(), real.stat()
+        except OSError:  # moved away since listing
+            return None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -1358,18 +1472,25 @@ class DropFolderSource:
                 f"{', '.join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)}). Set "
                 "DropFolderSourceConfig.format, or narrow DropFolderSourceConfig.patterns."
             )
+        skip = ("Fix or remove the file, or set DropFolderSourceConfig.on_bad_file='skip' to "
+                "record it as rejected and go on.")
         try:
             if fmt == "parquet":
                 return pd.read_parquet(io.BytesIO(data))
             compression = next((c for s, c in _COMPRESSION.items() if name.lower().endswith(s)),
                                None)
-            return pd.read_csv(io.BytesIO(data), compression=compression)
+            frame = pd.read_csv(io.BytesIO(data), compression=compression)
+            problem = _csv_layout_problem(
+                frame, _csv_header(io.BytesIO(data), compression=compression)
+            )
         except Exception as exc:  # parser errors of several kinds
             raise SourceError(
                 f"Cannot read {self.folder / name} as {fmt.upper()}: {type(exc).__name__}: "
-                f"{exc}. Fix or remove the file, or set DropFolderSourceConfig.on_bad_file="
-                "'skip' to record it as rejected and go on."
+                f"{exc}. {skip}{_not_utf8(exc)}"
             ) from exc
+        if problem is not None:
+            raise SourceError(f"Cannot read {self.folder / name} as CSV: {problem}. {skip}")
+        return frame
 
     def _conform(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
         """Check the file's columns against the first file's and order them the same way."""
@@ -1427,11 +1548,10 @@ class DropFolderSource:
             if (name, st.st_size, st.st_mtime_ns) in stats:
                 continue
             path = self.folder / name
-            try:
-                data = path.read_bytes()
-                after = path.stat()
-            except FileNotFoundError:
-                continue  # moved away since listing
+            read = self._read_file(name)
+            if read is None:
+                continue  # moved away (or replaced by something else) since listing
+            data, after = read
             if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or len(
                 data
             ) != st.st_size:
@@ -1489,11 +1609,11 @@ class DropFolderSource:
             if record.get("status") not in (None, "processed") or not record.get("rows"):
                 continue
             path = self.folder / self._plain_name(record["name"])
-            try:
-                data = path.read_bytes()
-            except OSError:
+            read = self._read_file(record["name"])
+            if read is None:
                 log.warning("Processed file %s is gone; its rows are left out of the history.", path)
                 continue
+            data = read[0]
             if hashlib.sha256(data).hexdigest() != record["sha256"]:
                 log.warning("Processed file %s changed since; left out of the history.", path)
                 continue

@@ -28,9 +28,11 @@ in the :class:`ValidationResult`. No row is ever dropped without being counted a
 from __future__ import annotations
 
 import csv
+import decimal
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -58,7 +60,52 @@ def _rows_text(rows: Sequence[int] | np.ndarray, limit: int = 5) -> str:
 
 
 def _is_numeric(s: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    """Real numbers: ints and floats, not booleans or complex numbers."""
+    return (
+        pd.api.types.is_numeric_dtype(s)
+        and not pd.api.types.is_bool_dtype(s)
+        and not pd.api.types.is_complex_dtype(s)
+    )
+
+
+#: ``infer_dtype`` kinds of an object column whose values are all plain numbers or text.
+_NUMBER_KINDS = frozenset({"string", "integer", "floating", "mixed-integer-float", "empty"})
+#: ... and of one whose values can all be categories.
+_CATEGORY_KINDS = frozenset(
+    {"string", "integer", "floating", "mixed-integer-float", "boolean", "empty"}
+)
+
+
+def _is_number(v: object) -> bool:
+    """A value ``pd.to_numeric`` may take: text (parsed, or not a number) or a real number."""
+    if isinstance(v, bool | np.bool_):
+        return False
+    return isinstance(v, str | int | float | decimal.Decimal | np.integer | np.floating)
+
+
+def _is_category(v: object) -> bool:
+    """A value that can be a category (:data:`Category`): text, a real number or a bool."""
+    return isinstance(v, str | int | float | bool | np.integer | np.floating | np.bool_)
+
+
+def _wrong_type(
+    values: pd.Series, kinds: frozenset[str], ok: Callable[[object], bool]
+) -> np.ndarray:
+    """Mask of the present values that are of the wrong type.
+
+    In a column of Python objects (or pandas strings or categories) these are the values
+    for which ``ok(value)`` is false (lists, dicts, dates, ...), looked at one by one only
+    when ``infer_dtype`` does not already say the column is one of ``kinds``. Any other
+    dtype (bools, dates, complex numbers, ...) is wrong as a whole: every present value is.
+    """
+    present = values.notna().to_numpy()
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype | pd.CategoricalDtype):
+        if pd.api.types.infer_dtype(values, skipna=True) in kinds:
+            return np.zeros(len(values), dtype=bool)
+        wrong = np.fromiter((not ok(v) for v in values.astype(object)), dtype=bool,
+                            count=len(values))
+        return wrong & present
+    return present
 
 
 class Schema(BaseModel):
@@ -325,12 +372,16 @@ class BatchValidator:
     -----
     Row checks, each a reason in :attr:`ValidationResult.reasons`:
 
-    ``non_numeric:<col>``  a numeric feature holds a value that is not a number;
+    ``non_numeric:<col>``  a numeric feature holds a value that is not a number (text that
+                           does not parse, a bool, a date, a complex number, a list, ...);
     ``missing:<col>``      a value is missing in a column not nullable in the reference;
     ``inf:<col>``          a numeric value is +-inf;
     ``too_large:<col>``    ``|value| > max_abs_value``;
+    ``bad_type:<col>``     a categorical feature holds a value that cannot be a category
+                           (a list, a dict, a date, ...);
     ``missing_target``     the batch has a target and it is missing in the row;
     ``inf_target``         a numeric target is +-inf;
+    ``bad_type_target``    the target is not a number, text or a bool (a list, a date, ...);
     ``unseen_category:<col>``  with ``on_unseen_category="quarantine"``.
     """
 
@@ -379,13 +430,25 @@ class BatchValidator:
                 start=start,
                 end=start,
             )
-        columns = [str(c) for c in batch.features.columns]
+        features = batch.features
+        columns = [str(c) for c in features.columns]
+        twice = sorted(c for c, k in Counter(columns).items() if k > 1)
+        if twice:
+            raise ValidationError(
+                f"Columns {twice} appear more than once in {span} (columns: {columns}); a "
+                "column name must be unique. Rename or drop the duplicates in the source.",
+                columns=twice,
+                start=start,
+                end=end,
+            )
+        if any(not isinstance(c, str) for c in features.columns):
+            features = features.set_axis(columns, axis=1)  # e.g. 0, 1 as read without a header
         missing = [c for c in schema.features if c not in columns]
         if missing:
             raise ValidationError(
-                f"Columns {missing} are missing from {span}. The schema expects "
-                f"{list(schema.features)}; fix the source, or infer the schema again from data "
-                "that matches this stream.",
+                f"Columns {missing} are missing from {span}, which has columns {columns}. The "
+                f"schema expects {list(schema.features)}; fix the source, or infer the schema "
+                "again from data that matches this stream.",
                 columns=missing,
                 start=start,
                 end=end,
@@ -400,7 +463,7 @@ class BatchValidator:
                 start=start,
                 end=end,
             )
-        raw = batch.features[list(schema.features)]
+        raw = features[list(schema.features)]
         clean = raw.copy()
         bad: dict[str, np.ndarray] = {}  # reason -> row mask
         unseen_allowed: dict[str, np.ndarray] = {}  # column -> row mask
@@ -409,11 +472,15 @@ class BatchValidator:
         for col in schema.numeric:
             values = raw[col]
             if not _is_numeric(values):
+                wrong = _wrong_type(values, _NUMBER_KINDS, _is_number)
+                if wrong.any():  # never converted: bools, dates, complex numbers, lists, ...
+                    values = values.astype(object).where(~wrong)
                 coerced = pd.to_numeric(values, errors="coerce")
-                not_number = (coerced.isna() & values.notna()).to_numpy()
+                not_number = (coerced.isna() & values.notna()).to_numpy() | wrong
                 if not_number.any():
                     bad[f"non_numeric:{col}"] = not_number
-                clean[col] = coerced.astype(float)
+                coerced = coerced.astype(float)
+                clean[col] = coerced
                 values = coerced
             arr = values.to_numpy(dtype=float, na_value=np.nan)
             nan = np.isnan(arr) & ~bad.get(f"non_numeric:{col}", np.zeros(n, dtype=bool))
@@ -433,8 +500,13 @@ class BatchValidator:
             absent = values.isna().to_numpy()
             if absent.any() and col not in nullable:
                 bad[f"missing:{col}"] = absent
+            wrong = np.zeros(n, dtype=bool)
+            if not (_is_numeric(values) or pd.api.types.is_bool_dtype(values)):
+                wrong = _wrong_type(values, _CATEGORY_KINDS, _is_category)
+                if wrong.any():
+                    bad[f"bad_type:{col}"] = wrong
             known = schema.categories.get(col, ())
-            unseen = (~values.isin(known)).to_numpy() & ~absent
+            unseen = (~values.isin(known)).to_numpy() & ~absent & ~wrong
             if unseen.any():
                 if cfg.on_unseen_category == "error":
                     rows = batch.rows[unseen]
@@ -463,6 +535,10 @@ class BatchValidator:
                 t_inf = np.isinf(target.to_numpy(dtype=float, na_value=np.nan))
                 if t_inf.any():
                     bad["inf_target"] = t_inf
+            elif not pd.api.types.is_bool_dtype(target):
+                t_wrong = _wrong_type(target, _CATEGORY_KINDS, _is_category)
+                if t_wrong.any():
+                    bad["bad_type_target"] = t_wrong
 
         if not bad:
             return ValidationResult(
