@@ -37,6 +37,7 @@ import math
 import os
 import re
 import stat
+import sys
 import threading
 import time
 import uuid
@@ -224,8 +225,15 @@ def _check_value(value: Any, col: Column) -> str | None:
     if t in ("double", "float"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"must be a number, got {value!r}"
-        return None if t == "double" or math.isinf(value) or abs(value) < 3.4e38 \
-            else f"is out of range for float32: {value!r}"
+        if isinstance(value, float) and math.isinf(value):
+            return f"must be a finite number, got {value!r}; send null for a missing value"
+        if isinstance(value, float) and math.isnan(value):
+            return None  # NaN, as null
+        limit, name = (sys.float_info.max, "double") if t == "double" else (3.4e38, "float32")
+        if abs(value) <= limit:
+            return None
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+        return f"is out of range for {name}: {shown}"
     if t == "string":
         return None if isinstance(value, str) else f"must be a string, got {value!r}"
     return None

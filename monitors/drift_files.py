@@ -70,6 +70,7 @@ from monitors.drift_engine import (
     prepared_window,
 )
 from monitors.errors import DriftCheckError
+from monitors.sources import csv_header, csv_layout_problem, not_utf8_hint
 
 FileFormat = Literal["csv", "parquet"]
 #: File suffixes :func:`check_files` reads (case-insensitive).
@@ -274,12 +275,15 @@ class _CsvColumns:
         self.path, self.role = path, role
         try:
             head = pd.read_csv(path, nrows=1)
+            problem = csv_layout_problem(head, csv_header(path))
         except pd.errors.EmptyDataError as exc:
             raise DriftCheckError(
                 f"The {role} file {str(path)!r} is empty (no header, no rows)."
             ) from exc
         except Exception as exc:
             raise self._unreadable(exc) from exc
+        if problem is not None:
+            raise DriftCheckError(f"Could not read the {role} CSV file {str(path)!r}: {problem}.")
         if len(head) == 0:
             raise DriftCheckError(
                 f"The {role} file {str(path)!r} has a header but no rows; the drift check needs "
@@ -292,7 +296,7 @@ class _CsvColumns:
         what = f"column {column!r} of " if column else ""
         return DriftCheckError(
             f"Could not read {what}the {self.role} CSV file {str(self.path)!r}: "
-            f"{type(exc).__name__}: {exc}."
+            f"{type(exc).__name__}: {exc}.{not_utf8_hint(exc)}"
         )
 
     def series(self, name: str) -> pd.Series:

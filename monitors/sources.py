@@ -762,11 +762,12 @@ _NOT_UTF8 = (
 )
 
 
-def _not_utf8(exc: BaseException) -> str:
+def not_utf8_hint(exc: BaseException) -> str:
+    """The fix for a read error caused by bytes that are not UTF-8 ("" for other errors)."""
     return _NOT_UTF8 if isinstance(exc, UnicodeDecodeError) else ""
 
 
-def _csv_layout_problem(head: pd.DataFrame, header: Sequence[str]) -> str | None:
+def csv_layout_problem(head: pd.DataFrame, header: Sequence[str]) -> str | None:
     """Why pandas would misread a CSV whose first rows read as ``head`` (pandas defaults)
     and whose header line holds the names ``header``; None when it lines up."""
     twice = sorted(c for c, k in Counter(header).items() if k > 1 and c != "")
@@ -785,7 +786,7 @@ def _csv_layout_problem(head: pd.DataFrame, header: Sequence[str]) -> str | None
     return None
 
 
-def _csv_header(source: Any, **kwargs: Any) -> list[str]:
+def csv_header(source: Any, **kwargs: Any) -> list[str]:
     """The names in a CSV's header line, as written (no renaming of duplicates)."""
     first = pd.read_csv(source, header=None, nrows=1, dtype=str, keep_default_na=False,
                         **kwargs)
@@ -864,7 +865,7 @@ class FileSource:
         return SourceError(
             f"Cannot read {self.path} as {self.format.upper()}: {type(exc).__name__}: {exc}. "
             f"Check that the file is a valid {self.format.upper()} file, or set "
-            f"FileSourceConfig.format to the right format.{_not_utf8(exc)}"
+            f"FileSourceConfig.format to the right format.{not_utf8_hint(exc)}"
         )
 
     def _read_columns(self) -> tuple[str, ...]:
@@ -879,7 +880,7 @@ class FileSource:
                 head = pd.read_csv(self.path, nrows=1)
                 n_rows = len(head)
                 columns = tuple(str(c) for c in head.columns)
-                problem = _csv_layout_problem(head, _csv_header(self.path))
+                problem = csv_layout_problem(head, csv_header(self.path))
             else:
                 import pyarrow.parquet as pq
 
@@ -964,7 +965,7 @@ class FileSource:
         except Exception as exc:
             raise SourceError(
                 f"Reading {self.path} failed after row {rows_read}: {type(exc).__name__}: "
-                f"{exc}. Fix the file near that row.{_not_utf8(exc)}"
+                f"{exc}. Fix the file near that row.{not_utf8_hint(exc)}"
             ) from exc
 
     def _frames(self) -> Iterator[pd.DataFrame]:
@@ -1480,13 +1481,13 @@ class DropFolderSource:
             compression = next((c for s, c in _COMPRESSION.items() if name.lower().endswith(s)),
                                None)
             frame = pd.read_csv(io.BytesIO(data), compression=compression)
-            problem = _csv_layout_problem(
-                frame, _csv_header(io.BytesIO(data), compression=compression)
+            problem = csv_layout_problem(
+                frame, csv_header(io.BytesIO(data), compression=compression)
             )
         except Exception as exc:  # parser errors of several kinds
             raise SourceError(
                 f"Cannot read {self.folder / name} as {fmt.upper()}: {type(exc).__name__}: "
-                f"{exc}. {skip}{_not_utf8(exc)}"
+                f"{exc}. {skip}{not_utf8_hint(exc)}"
             ) from exc
         if problem is not None:
             raise SourceError(f"Cannot read {self.folder / name} as CSV: {problem}. {skip}")

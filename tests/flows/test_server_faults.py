@@ -1,0 +1,149 @@
+"""Server faults: the MLflow server goes away in the middle of the work.
+
+A real MLflow server (``driftloop up``, MLflow only) on a free loopback port holds the model.
+- The retraining flow loses the server between registering its challenger and moving the
+  alias: it fails with a clear error after MLflow's client has retried, the champion is
+  unchanged; once the server is back, the next run completes the work.
+- The prediction service loses the registry: it keeps answering with the version it has,
+  and picks up the new champion once the registry is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from benchmarks._service import frame, labels, register, rows, start_service
+from deploy.servers import ServerError, ServersConfig, down, up
+from flows import production
+from models.registry import ModelRegistry, RegistryConfig, RegistryError
+
+pytestmark = [pytest.mark.server, pytest.mark.e2e]
+MODEL = "faults-model"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("faults")
+    config = ServersConfig.model_validate({"prefect": {"enabled": False},
+                                           "mlflow": {"port": _free_port()},
+                                           "evidently": {"enabled": False}})
+    servers = up(config, state)
+    try:
+        yield {"state": state, "config": config, "uri": servers[0].url}
+    finally:
+        down(state)
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    # MLflow's client retries with exponential backoff (7 tries by default, about two minutes);
+    # the same behaviour, shortened for the test
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+
+
+def test_registry_lost_before_promotion_leaves_the_champion_and_the_next_run_completes(
+        prefect_harness: None, mlflow_server: dict[str, Any], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, quick_retries: None) -> None:
+    uri = mlflow_server["uri"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    registry = ModelRegistry(uri, tmp_path / "unused", RegistryConfig(model_name=MODEL))
+    v1 = register(registry, flip=False, seed=31)
+    registry.record_gate(v1, None, 0.97, True, "first model")
+    registry.promote(v1, "first model", by="tests")
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    X = frame(2500, seed=32)
+    X.assign(y=labels(X, flip=True)).to_csv(drop / "batch-001.csv", index=False)
+    config_path = tmp_path / "driftloop.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "state_dir": str(tmp_path / "state"), "registry": {"model_name": MODEL},
+        "source": {"kind": "folder", "path": str(drop), "target": "y", "min_age_seconds": 0,
+                   "ledger": str(tmp_path / "state" / "ledger.json")},
+        "training": {"recent_rows": 1500, "holdout_rows": 500}}))
+    from monitors.sources import DropFolderSource
+
+    source = DropFolderSource(production._folder_config(production.load_config(config_path)))
+    source.commit(source.pending().files)  # monitoring has processed the file
+
+    real_gate = production.gate_and_promote
+
+    def server_dies_first(*args: Any, **kwargs: Any) -> Any:
+        down(mlflow_server["state"])  # the registry goes away after the registration
+        return real_gate(*args, **kwargs)
+
+    monkeypatch.setattr(production, "gate_and_promote", server_dies_first)
+    started = time.monotonic()
+    with pytest.raises(RegistryError) as failure:
+        production.retrain_on_event(MODEL, "concept drift", config_path=str(config_path))
+    took = time.monotonic() - started
+    message = str(failure.value)
+    assert uri.split("//")[1] in message and "reachable MLflow" in message
+    assert took < 120
+    monkeypatch.setattr(production, "gate_and_promote", real_gate)
+
+    up(mlflow_server["config"], mlflow_server["state"])  # back
+    assert registry.champion().version == v1  # unchanged by the failed run
+    orphan = registry.challenger()
+    assert orphan is not None and orphan.version == v1 + 1  # registered, never champion
+
+    result = production.retrain_on_event(MODEL, "concept drift", config_path=str(config_path))
+    assert result["status"] == "promoted"
+    assert registry.champion().version == result["version"] == v1 + 2
+    history = registry.champion_history()
+    assert [h["version"] for h in history] == [v1, v1 + 2]
+
+
+def test_service_keeps_serving_while_the_registry_is_down(
+        mlflow_server: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        quick_retries: None) -> None:
+    uri = mlflow_server["uri"]
+    registry = ModelRegistry(uri, tmp_path / "unused",
+                             RegistryConfig(model_name="faults-served"))
+    v1 = register(registry, flip=False, seed=41)
+    registry.promote(v1, "first", by="tests")
+    v2 = register(registry, flip=True, seed=42)
+    service = start_service(registry, tmp_path / "state",
+                            env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+                                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "3"})
+    X = frame(20, seed=43)
+    try:
+        down(mlflow_server["state"])
+        with service.client() as c:
+            deadline = time.monotonic() + 8  # several polls fail meanwhile
+            while time.monotonic() < deadline:
+                r = c.post("/predict", json={"rows": rows(X)})
+                assert r.status_code == 200 and r.json()["version"] == v1
+                time.sleep(0.2)
+        log_text = service.log_path.read_text()
+        assert "Could not refresh the served model" in log_text
+        up(mlflow_server["config"], mlflow_server["state"])
+        registry.promote(v2, "tests: after the outage", by="tests")
+        service.wait_for_version(v2)
+        with service.client() as c:
+            answer = c.post("/predict", json={"rows": rows(X)}).json()
+        assert np.array_equal(answer["predictions"],
+                              registry.load_pyfunc(v2).predict(pd.DataFrame(X)))
+    finally:
+        service.stop()
+        with contextlib.suppress(ServerError):  # leave the module's server running
+            up(mlflow_server["config"], mlflow_server["state"])
