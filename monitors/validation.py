@@ -108,6 +108,23 @@ def _wrong_type(
     return present
 
 
+def _exact(values: pd.Series, parsed: pd.Series) -> pd.Series:
+    """``parsed`` with the numbers that were text parsed again by ``float``: the fast parser
+    of ``pd.to_numeric`` may be one unit in the last place off, and a kept row must keep its
+    value exactly."""
+    text = np.fromiter((isinstance(v, str) for v in values.astype(object)), dtype=bool,
+                       count=len(values)) & parsed.notna().to_numpy()
+    if not text.any():
+        return parsed
+    out = parsed.to_numpy(dtype=float, copy=True)
+    for i in np.flatnonzero(text):
+        try:
+            out[i] = float(values.iat[i])
+        except ValueError:  # pragma: no cover - float() reads all that to_numeric reads
+            pass
+    return pd.Series(out, index=parsed.index, name=parsed.name)
+
+
 class Schema(BaseModel):
     """The features a model expects: names, kinds, known categories, nullable columns.
 
@@ -479,7 +496,7 @@ class BatchValidator:
                 not_number = (coerced.isna() & values.notna()).to_numpy() | wrong
                 if not_number.any():
                     bad[f"non_numeric:{col}"] = not_number
-                coerced = coerced.astype(float)
+                coerced = _exact(values, coerced.astype(float))
                 clean[col] = coerced
                 values = coerced
             arr = values.to_numpy(dtype=float, na_value=np.nan)
