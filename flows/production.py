@@ -31,6 +31,8 @@ server. The flow only orchestrates: the work is done by the pipeline's tasks
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -55,10 +57,11 @@ from models.families import make_model
 from models.registry import ModelRegistry, RegistryError
 from models.training import make_memory
 from monitors.alerts import Alerter
+from monitors.checkpoint import CheckpointError, CheckpointStore
 from monitors.drift_engine import ReferenceProfile
 from monitors.errors import DriftCheckError
 from monitors.prediction_log_source import PredictionLogSource, PredictionLogSourceConfig
-from monitors.scan import scan_rows
+from monitors.scan import ScanCarry, scan_rows
 from monitors.sources import DropFolderSource, DropFolderSourceConfig, LogOffsets, Task
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -186,11 +189,18 @@ def monitor_drop_folder(config_path: str | None = None) -> dict[str, Any]:
         return summary
     frame = pending.frame
     drop = [c for c in (source.target, source.config.timestamp) if c]
-    summary.update(_scan_and_signal(config, registry, frame.drop(columns=drop),
-                                    frame[source.target].to_numpy(),
-                                    {"files": files}, paths.root))
+    known = [str(r.get("sha256") or r.get("name")) for r in source.records]
+    summary.update(_scan_and_signal(
+        config, registry, frame.drop(columns=drop), frame[source.target].to_numpy(),
+        {"files": files}, paths.root, position=_position(known),
+        next_position=_position([*known, *(f.sha256 for f in pending.files)])))
     source.commit(pending.files)
     return summary
+
+
+def _position(keys: list[str]) -> str:
+    """A short fingerprint of what a monitor has committed (the files of its ledger)."""
+    return "files:" + hashlib.sha256("\n".join(sorted(set(keys))).encode()).hexdigest()[:16]
 
 
 @flow(name="driftloop-monitor-predictions")
@@ -231,17 +241,38 @@ def monitor_prediction_log(config_path: str | None = None) -> dict[str, Any]:
     if registry.champion() is not None and labelled.any():
         summary.update(_scan_and_signal(
             config, registry, X[labelled].reset_index(drop=True), y[labelled].to_numpy(),
-            {"after_seq": after, "last_seq": source.last_seq}, paths.root))
+            {"after_seq": after, "last_seq": source.last_seq}, paths.root,
+            position=f"seq:{after}", next_position=f"seq:{source.last_seq}"))
     offsets.set(key, source.last_seq)
     return summary
 
 
 def _scan_and_signal(config: DriftloopConfig, registry: ModelRegistry, X: pd.DataFrame,
-                     y: np.ndarray, extra: dict[str, Any], state_root: Path) -> dict[str, Any]:
+                     y: np.ndarray, extra: dict[str, Any], state_root: Path, *,
+                     position: str, next_position: str) -> dict[str, Any]:
     """Put labelled rows through the checks against the champion; alert and emit the drift
-    event when the decision is to retrain."""
+    event when the decision is to retrain.
+
+    The detector and the decision continue from the previous run (a checkpoint under
+    ``<state>/monitor/<model>/``) when it ended exactly at ``position`` with the same
+    champion; the state after this run is saved for ``next_position`` before the caller
+    commits it. A crash in between leaves a saved state that matches no committed position:
+    it is then not used, so no row is counted twice by the detector.
+    """
     model = config.registry.model_name
     info = registry.version_info("champion")
+    store = CheckpointStore(state_root / "monitor" / model)
+    carry: ScanCarry | None = None
+    try:
+        saved = store.load()
+    except CheckpointError as exc:
+        logging.getLogger(__name__).warning("ignoring the monitor state: %s", exc)
+        saved = None
+    if saved is not None:
+        meta, state = saved
+        if (meta.get("champion_version") == info["version"] and meta.get("position") == position
+                and isinstance(state, ScanCarry)):
+            carry = state
     baseline = float(info["tags"].get("driftloop.gate.challenger_score", "nan"))
     champion = registry.load_model("champion")
     try:
@@ -253,8 +284,12 @@ def _scan_and_signal(config: DriftloopConfig, registry: ModelRegistry, X: pd.Dat
                        baseline_score=baseline, window_size=config.window.size,
                        decision=config.decision, concept_drift=config.concept_drift,
                        profile=profile, drift_method=dd.method, drift_threshold=dd.threshold,
-                       drift_share=dd.drift_share)
+                       drift_share=dd.drift_share, carry=carry)
+    if result.carry is not None:
+        store.save(result.carry, {"champion_version": info["version"],
+                                  "position": next_position})
     summary: dict[str, Any] = {"windows": len(result.windows), "retrain": result.retrain,
+                               "continued": carry is not None,
                                "reasons": list(result.reasons), "event": None,
                                "champion_version": info["version"],
                                "window_summaries": result.windows}

@@ -8,8 +8,9 @@ champion's reference profile, and the retrain decision (:class:`~monitors.decisi
 with the champion's holdout score as its baseline). It stops at the first window whose
 decision is ``retrain`` and says why; acting on it (emitting the drift event) is the flow's.
 
-The detector and the decision start afresh in each run: a drift that builds up across two
-runs is judged on each run's rows alone.
+The detector and the decision can continue across runs: pass the previous run's
+:attr:`ScanResult.carry` as ``carry``, and a drift that builds up across two runs is judged on
+the rows of both.
 
 >>> import numpy as np, pandas as pd
 >>> from monitors.concept_drift import ConceptDriftConfig
@@ -46,12 +47,28 @@ from monitors.stream import Window
 Predict = Callable[[pd.DataFrame], np.ndarray]
 
 
+@dataclass
+class ScanCarry:
+    """The detector and the decision after a run, to continue with in the next one.
+
+    A scheduled monitor saves it (see :class:`~monitors.checkpoint.CheckpointStore`) with the
+    position it belongs to, so a drift that builds up across runs is judged on all of its
+    rows. Start afresh (``carry=None``) when the champion changes.
+    """
+
+    detector: ConceptDriftMonitor
+    decider: RetrainDecider
+    next_row: int
+
+
 @dataclass(frozen=True)
 class ScanResult:
-    """What a monitoring run saw: a summary per window, and the retrain decision if any."""
+    """What a monitoring run saw: a summary per window, the retrain decision if any, and the
+    state to carry into the next run."""
 
     windows: list[dict[str, Any]] = field(default_factory=list)
     decision: Decision | None = None
+    carry: ScanCarry | None = None
 
     @property
     def retrain(self) -> bool:
@@ -75,7 +92,8 @@ def scan_rows(X: pd.DataFrame, y: np.ndarray, predict: Predict, *, task: str,
               baseline_score: float, window_size: int, decision: DecisionConfig,
               concept_drift: ConceptDriftConfig, profile: ReferenceProfile | None = None,
               drift_method: str | None = None, drift_threshold: float | None = None,
-              drift_share: float = 0.5, start_row: int = 0) -> ScanResult:
+              drift_share: float = 0.5, start_row: int = 0,
+              carry: ScanCarry | None = None) -> ScanResult:
     """Put ``X``/``y`` through the checks window by window; stop at the first retrain.
 
     Parameters
@@ -98,15 +116,22 @@ def scan_rows(X: pd.DataFrame, y: np.ndarray, predict: Predict, *, task: str,
         Data-drift settings, as in :class:`~monitors.data_drift.DataDriftConfig`.
     start_row
         The stream row of ``X``'s first row (for the rows named in reasons).
+    carry
+        The state a previous run ended with (:attr:`ScanResult.carry`): its detector and
+        decision continue, and rows are numbered on from its ``next_row`` (``start_row`` and
+        ``baseline_score`` are then not used).
     """
     if len(X) != len(y):
         raise MonitorError(f"scan_rows got {len(X)} feature rows but {len(y)} labels; pass one "
                            "label per row.")
     if window_size < 1:
         raise MonitorError(f"window_size must be a positive int; got {window_size!r}.")
-    detector = ConceptDriftMonitor(concept_drift, task)
-    decider = RetrainDecider(decision, task)
-    decider.set_baseline(baseline_score, start_row)
+    if carry is None:
+        detector = ConceptDriftMonitor(concept_drift, task)
+        decider = RetrainDecider(decision, task)
+        decider.set_baseline(baseline_score, start_row)
+    else:
+        detector, decider, start_row = carry.detector, carry.decider, carry.next_row
     summaries: list[dict[str, Any]] = []
     y = np.asarray(y)
     for index, lo in enumerate(range(0, len(X), window_size)):
@@ -132,5 +157,5 @@ def scan_rows(X: pd.DataFrame, y: np.ndarray, predict: Predict, *, task: str,
                           "score": perf.score, "data_drift_share": share,
                           "signals": [s.to_dict() for s in signals], "decision": made.status})
         if made.retrain:
-            return ScanResult(summaries, made)
-    return ScanResult(summaries, None)
+            return ScanResult(summaries, made, ScanCarry(detector, decider, window.end))
+    return ScanResult(summaries, None, ScanCarry(detector, decider, start_row + len(X)))

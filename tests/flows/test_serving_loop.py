@@ -92,6 +92,7 @@ def test_drift_in_served_traffic_retrains_and_the_service_follows(
     quiet = monitor_prediction_log(str(config_path))
     assert (quiet["rows"], quiet["labelled"], quiet["retrain"]) == (1200, 1200, False)
     assert quiet["windows"] == 4 and quiet["event"] is None
+    assert quiet["continued"] is False  # the first run has no earlier state
 
     # 2. the concept flips: the served predictions go wrong, and monitoring sees it
     assert _serve_and_label(service, 1500, seed=22, flip=True) < 0.2
@@ -99,6 +100,7 @@ def test_drift_in_served_traffic_retrains_and_the_service_follows(
     assert drift["after_seq"] == quiet["last_seq"] and drift["rows"] == 1500
     assert drift["retrain"] is True and drift["reasons"]
     assert drift["champion_version"] == 1
+    assert drift["continued"] is True  # the detector went on from the quiet run's state
 
     # 3. the event's retraining learns from the log and promotes; the service swaps by itself
     retrained = retrain_on_event(MODEL, "; ".join(drift["reasons"]), config_path=str(config_path))
@@ -117,3 +119,4 @@ def test_drift_in_served_traffic_retrains_and_the_service_follows(
     again = monitor_prediction_log(str(config_path))
     assert again["after_seq"] == drift["last_seq"]
     assert again["rows"] == 600  # only the rows served since
+    assert again["continued"] is False  # a new champion: its detector starts afresh

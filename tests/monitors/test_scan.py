@@ -56,3 +56,31 @@ def test_bad_inputs_are_refused_with_the_fix() -> None:
     with pytest.raises(MonitorError, match="window_size must be a positive int"):
         scan_rows(X, np.array([0, 1]), _rule, task="classification", baseline_score=0.9,
                   window_size=0, decision=DecisionConfig(), concept_drift=ConceptDriftConfig())
+
+
+def test_a_drift_across_two_runs_is_found_only_with_the_carried_state() -> None:
+    """The concept flips exactly where one scheduled run ends and the next begins: alone, the
+    second run sees only errors (no change for ADWIN, no baseline to drop from); carrying
+    the detector across, it sees the change at its row."""
+    import pickle
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.uniform(size=4000)})
+    y = (X["a"] > 0.5).astype(int).to_numpy()
+    y[2000:] = 1 - y[2000:]
+
+    def predict(f: pd.DataFrame) -> np.ndarray:
+        return (f["a"] > 0.5).astype(int).to_numpy()
+
+    kw = {"task": "classification", "baseline_score": float("nan"), "window_size": 500,
+          "decision": DecisionConfig(), "concept_drift": ConceptDriftConfig()}
+    first = scan_rows(X.iloc[:2000], y[:2000], predict, **kw)
+    assert not first.retrain and first.carry is not None and first.carry.next_row == 2000
+    alone = scan_rows(X.iloc[2000:], y[2000:], predict, start_row=2000, **kw)
+    assert not alone.retrain
+    carried = pickle.loads(pickle.dumps(first.carry))  # as it is checkpointed between runs
+    after = scan_rows(X.iloc[2000:], y[2000:], predict, carry=carried, **kw)
+    assert after.retrain and after.kind == "concept"
+    assert after.decision is not None and after.decision.trigger is not None
+    assert after.decision.trigger.row == 2015
+    assert after.windows[0]["start"] == 2000
