@@ -561,7 +561,8 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
     write_json(summary, out / "summary.json")
     plot_accuracy(summary, out / "accuracy.png")
     (out / "summary.txt").write_text(render_table(summary) + "\n")
-    write_json_atomic(run_file, {**run, "done": True, "summary": str(out / "summary.json")})
+    write_json_atomic(run_file, {**run, "done": True,
+                                 "summary": str((out / "summary.json").resolve())})
     store.clear()
     return summary
 
