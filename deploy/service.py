@@ -243,7 +243,8 @@ def rows_to_frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) 
     """Check JSON rows against the signature and build the model's input frame.
 
     Every row must have exactly the signature's columns (a missing or an unknown field is an
-    error, as is a value of the wrong type). ``null`` is accepted for floating columns (NaN).
+    error, as is a value of the wrong type). ``null`` is accepted for floating columns (NaN);
+    +-Infinity and numbers beyond the column's range are errors.
 
     >>> cols = (Column("x", "double"), Column("k", "string"))
     >>> rows_to_frame([{"x": 1, "k": "a"}], cols).dtypes.astype(str).tolist()

@@ -30,26 +30,31 @@ Build one from its configuration with :func:`make_source`:
 
 from __future__ import annotations
 
+import bz2
 import dataclasses
 import fnmatch
+import gzip
 import hashlib
 import io
 import json
 import logging
+import lzma
 import math
 import os
 import random
+import re
 import stat
 import tempfile
 import time
 import warnings
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+from typing import IO, Annotated, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -716,7 +721,7 @@ def parse_timestamps(ts: pd.Series, *, column: str | None, where: str, first_row
                 f"{config}.timestamp=None."
             )
         ts = parsed
-    elif isinstance(ts.dtype, pd.DatetimeTZDtype):
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):  # one zone for all: batches concatenate
         ts = ts.dt.tz_convert("UTC")
     missing = ts.isna().to_numpy()
     if missing.any():
@@ -786,6 +791,55 @@ def csv_layout_problem(head: pd.DataFrame, header: Sequence[str]) -> str | None:
     return None
 
 
+def _decompressed(raw: IO[bytes], name: str) -> IO[bytes] | io.BufferedIOBase | None:
+    """The bytes pandas would parse from ``raw`` (named ``name``), decompressed as pandas
+    infers from the suffix; None for compressions this scan does not open (zstd, tar)."""
+    lower = name.lower()
+    if lower.endswith((".zst", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")):
+        return None
+    if lower.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw)
+    if lower.endswith(".bz2"):
+        return bz2.BZ2File(raw)
+    if lower.endswith(".xz"):
+        return lzma.LZMAFile(raw)
+    if lower.endswith(".zip"):
+        archive = zipfile.ZipFile(raw)
+        members = archive.namelist()
+        return archive.open(members[0]) if len(members) == 1 else None
+    return raw
+
+
+#: Two carriage returns followed by a space or a tab (not ``\r\r\n``, which reads fine): the
+#: C parser of pandas 2.x turns these few bytes into thousands of spurious rows of NaN (pandas
+#: GH#51141, fixed upstream by pandas PR #64540).
+_STRAY_CR = re.compile(rb"\r\r[ \t]")
+
+
+def csv_line_ends(raw: IO[bytes], name: str) -> int | None:
+    """The number of line ends (``\\n`` and ``\\r``) in a CSV -- no parse can give more rows
+    than that -- or None when its compression is not scanned. Raises :class:`SourceError`
+    for stray carriage returns (see :data:`_STRAY_CR`)."""
+    stream = _decompressed(raw, name)
+    if stream is None:
+        return None
+    count, offset, tail = 0, 0, b""
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        found = _STRAY_CR.search(tail + block)
+        if found is not None:
+            at = offset - len(tail) + found.start()
+            raise SourceError(
+                f"{name} has two carriage returns followed by {found.group()[2:].decode()!r} "
+                f"at byte {at}, which pandas' CSV parser misreads into spurious empty rows "
+                "(pandas GH#51141). Convert its line ends to '\\n' (e.g. with dos2unix) or "
+                "remove the stray '\\r'."
+            )
+        count += block.count(b"\n") + block.count(b"\r")
+        offset += len(block)
+        tail = block[-2:]
+    return count
+
+
 def csv_header(source: Any, **kwargs: Any) -> list[str]:
     """The names in a CSV's header line, as written (no renaming of duplicates)."""
     first = pd.read_csv(source, header=None, nrows=1, dtype=str, keep_default_na=False,
@@ -793,12 +847,24 @@ def csv_header(source: Any, **kwargs: Any) -> list[str]:
     return [str(v) for v in first.iloc[0].tolist()] if len(first) else []
 
 
+def _check_rows(rows: int, line_ends: int | None, where: str) -> None:
+    if line_ends is not None and rows > line_ends + 1:
+        raise SourceError(
+            f"pandas read {rows} rows from {where}, which has only {line_ends} line ends: its "
+            "CSV parser misread the file (pandas GH#51141: stray carriage returns). Convert "
+            "its line ends to '\\n' (e.g. with dos2unix)."
+        )
+
+
 class FileSource:
     """Replays a CSV (pandas chunks) or Parquet file (pyarrow ``iter_batches``).
 
     The file is checked when the source is built: it must exist, be readable in its format,
     hold at least one row and have the target (and timestamp) columns; otherwise
-    :class:`~monitors.errors.SourceError` says what is wrong and how to fix it.
+    :class:`~monitors.errors.SourceError` says what is wrong and how to fix it. A CSV is also
+    refused when pandas would misread it: a header naming a column twice, a first row with
+    more fields than the header (pandas would shift every column), stray carriage returns
+    (pandas 2.x reads them as thousands of empty rows), or bytes that are not UTF-8.
 
     CSV chunks are parsed one by one, so a column's dtype can differ between batches (e.g.
     ints in one, floats where a value is missing); :class:`~monitors.validation.BatchValidator`
@@ -817,6 +883,7 @@ class FileSource:
     def __init__(self, config: FileSourceConfig) -> None:
         self.config = config
         self.path = Path(config.path)
+        self._line_ends: int | None = None  # of a CSV: no more rows than this can be in it
         self.target = config.target
         self.timestamp = config.timestamp
         self.label_delay = config.label_delay
@@ -881,12 +948,16 @@ class FileSource:
                 n_rows = len(head)
                 columns = tuple(str(c) for c in head.columns)
                 problem = csv_layout_problem(head, csv_header(self.path))
+                with self.path.open("rb") as raw:
+                    self._line_ends = csv_line_ends(raw, self.path.name)
             else:
                 import pyarrow.parquet as pq
 
                 meta = pq.ParquetFile(self.path).metadata
                 n_rows = meta.num_rows
                 columns = tuple(meta.schema.to_arrow_schema().names)
+        except SourceError as exc:
+            raise SourceError(f"Cannot read {self.path} as CSV: {exc}") from exc
         except Exception as exc:  # parser errors of several kinds
             raise self._unreadable(exc) from exc
         if problem is not None:
@@ -952,6 +1023,7 @@ class FileSource:
                 with pd.read_csv(self.path, chunksize=self.config.chunk_rows) as reader:
                     for chunk in reader:
                         rows_read += len(chunk)
+                        _check_rows(rows_read, self._line_ends, str(self.path))
                         yield chunk
             else:
                 import pyarrow.parquet as pq
@@ -1480,10 +1552,14 @@ class DropFolderSource:
                 return pd.read_parquet(io.BytesIO(data))
             compression = next((c for s, c in _COMPRESSION.items() if name.lower().endswith(s)),
                                None)
+            line_ends = csv_line_ends(io.BytesIO(data), name)
             frame = pd.read_csv(io.BytesIO(data), compression=compression)
+            _check_rows(len(frame), line_ends, str(self.folder / name))
             problem = csv_layout_problem(
                 frame, csv_header(io.BytesIO(data), compression=compression)
             )
+        except SourceError as exc:
+            raise SourceError(f"Cannot read {self.folder / name} as CSV: {exc} {skip}") from exc
         except Exception as exc:  # parser errors of several kinds
             raise SourceError(
                 f"Cannot read {self.folder / name} as {fmt.upper()}: {type(exc).__name__}: "

@@ -27,6 +27,7 @@ in the :class:`ValidationResult`. No row is ever dropped without being counted a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import decimal
 import logging
@@ -118,10 +119,8 @@ def _exact(values: pd.Series, parsed: pd.Series) -> pd.Series:
         return parsed
     out = parsed.to_numpy(dtype=float, copy=True)
     for i in np.flatnonzero(text):
-        try:
+        with contextlib.suppress(ValueError):  # float() reads all that to_numeric reads
             out[i] = float(values.iat[i])
-        except ValueError:  # pragma: no cover - float() reads all that to_numeric reads
-            pass
     return pd.Series(out, index=parsed.index, name=parsed.name)
 
 
