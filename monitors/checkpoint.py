@@ -37,7 +37,7 @@ from typing import Any
 
 from monitors.errors import MonitorError
 
-__all__ = ["CheckpointError", "CheckpointStore"]
+__all__ = ["CheckpointError", "CheckpointStore", "write_atomic"]
 
 _MAGIC = b"DRIFTLOOP-CHECKPOINT-1\n"
 _KEY_FILE = "checkpoint.key"
@@ -48,7 +48,10 @@ class CheckpointError(MonitorError):
     """A checkpoint could not be written or is not one this state folder can trust."""
 
 
-def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` atomically and durably: a temporary file in the same folder,
+    fsync, rename over ``path``, fsync of the folder. A crash leaves the old file or the new
+    one, whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -61,7 +64,10 @@ def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
     try:
         os.fsync(dir_fd)
     finally:
@@ -95,7 +101,7 @@ class CheckpointStore:
         if not create:
             return None
         key = secrets.token_bytes(32)
-        _write_atomic(path, key)
+        write_atomic(path, key)
         return key
 
     def save(self, state: Any, meta: dict[str, Any]) -> None:
@@ -110,7 +116,7 @@ class CheckpointStore:
                             sort_keys=True, default=str).encode()
         mac = hmac.new(key, len(header).to_bytes(8, "big") + header + payload,
                        hashlib.sha256).digest()
-        _write_atomic(self.path, b"".join(
+        write_atomic(self.path, b"".join(
             (_MAGIC, len(header).to_bytes(8, "big"), header, mac, payload)))
 
     def meta(self) -> dict[str, Any] | None:

@@ -44,7 +44,6 @@ import os
 import random
 import re
 import stat
-import tempfile
 import time
 import warnings
 import zipfile
@@ -60,6 +59,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from monitors.checkpoint import write_atomic
 from monitors.errors import SourceError
 from monitors.prediction_log_source import PredictionLogSource, PredictionLogSourceConfig
 from monitors.stream import Batch
@@ -1101,28 +1101,10 @@ _LEDGER_VERSION = 1
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` atomically and durably: write a temporary file in
-    the same folder, fsync it, rename it over ``path`` and fsync the folder. A crash leaves
-    the old file or the new one, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """Write ``data`` as JSON to ``path`` atomically and durably (see
+    :func:`monitors.checkpoint.write_atomic`): a crash leaves the old file or the new one,
+    whole."""
+    write_atomic(path, json.dumps(data, indent=1).encode(), mode=0o644)
 
 
 class LogOffsets:
