@@ -19,9 +19,14 @@ def _run(config: Any, out: Path, use_prefect: bool, json_out: Path | None,
     from flows.summary import render_table, write_json
 
     if use_prefect:
+        import httpx
+
         from flows.pipeline import pipeline
 
-        summary = pipeline(config, str(out), resume=resume)
+        try:
+            summary = pipeline(config, str(out), resume=resume)
+        except httpx.TransportError as exc:
+            _lost_prefect(exc)
     else:
         from flows.pipeline import run_stream
 
@@ -32,6 +37,24 @@ def _run(config: Any, out: Path, use_prefect: bool, json_out: Path | None,
     click.echo(f"\nwrote {out / 'summary.json'}, {out / 'accuracy.png'}"
                + (f", {json_out}" if json_out else ""))
     return summary
+
+
+def _lost_prefect(exc: BaseException) -> None:
+    """The Prefect API went away mid-run (after Prefect's own retries): say so and exit now.
+
+    ``os._exit`` skips Prefect's exit hooks, which would otherwise spend minutes trying to send
+    the queued events to the server that is gone. The checkpoint is already on disk.
+    """
+    import os
+
+    api = os.environ.get("PREFECT_API_URL") or "the ephemeral Prefect API"
+    click.echo(f"Error: lost the Prefect API at {api} ({type(exc).__name__}: {exc}). The "
+               "champion is unchanged since the last completed step and the run's last "
+               "complete window is checkpointed: when the server is back, rerun the same "
+               "command with --resume.", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(3)
 
 
 def _errors() -> tuple[type[BaseException], ...]:

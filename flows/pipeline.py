@@ -381,10 +381,15 @@ class _LoopState:
     recorder: RunRecorder
     X_example: Any
     elapsed_s: float = 0.0
+    #: size of the quarantine file when the state was saved: a resumed run cuts it back to
+    #: this, so the rows of the window it processes again are not quarantined twice
+    quarantine_bytes: int = 0
 
 
 def _save_state(store: CheckpointStore, state: _LoopState, config: DriftloopConfig,
                 *, done: bool = False) -> None:
+    path = state.monitor.validator.quarantine_path
+    state.quarantine_bytes = path.stat().st_size if path is not None and path.is_file() else 0
     store.save(state, {"run_id": state.run_id, "rows": state.rows, "done": done,
                        "config": config_fingerprint(config)})
     _failpoint("checkpoint")
@@ -417,6 +422,10 @@ def _resumed_state(store: CheckpointStore, config: DriftloopConfig) -> _LoopStat
         raise ConfigError(f"The checkpoint in {store.folder} is not a driftloop run's state; "
                           "run without --resume to start over.")
     _log().info("resuming run %s after row %s", state.run_id, state.rows)
+    path = state.monitor.validator.quarantine_path
+    if path is not None and path.is_file() and path.stat().st_size > state.quarantine_bytes:
+        with path.open("r+b") as fh:  # rows the interrupted window had quarantined
+            fh.truncate(state.quarantine_bytes)
     return state
 
 

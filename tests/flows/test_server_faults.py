@@ -11,6 +11,7 @@ A real MLflow server (``driftloop up``, MLflow only) on a free loopback port hol
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -147,3 +148,67 @@ def test_service_keeps_serving_while_the_registry_is_down(
         service.stop()
         with contextlib.suppress(ServerError):  # leave the module's server running
             up(mlflow_server["config"], mlflow_server["state"])
+
+
+def test_prefect_server_lost_mid_run_fails_clearly_and_resume_completes(
+        tmp_path: Path) -> None:
+    """A Prefect-mode run against a real Prefect server that is stopped mid-run: the run stops
+    with a clear error (exit code 3, after Prefect's client retries), every registered version
+    is complete, and ``--resume`` against the restarted server finishes the run with the same
+    retrains as an uninterrupted run, registering nothing twice."""
+    import json
+    import sqlite3
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    config = ServersConfig.model_validate({"prefect": {"port": _free_port()},
+                                           "mlflow": {"enabled": False},
+                                           "evidently": {"enabled": False}})
+    servers_state = tmp_path / "servers"
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update({"PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_CLIENT_MAX_RETRIES": "2",
+                "PYTHONUNBUFFERED": "1"})
+
+    def demo(state: Path, *extra: str, api: bool = True) -> subprocess.Popen[bytes]:
+        run_env = {**env, **({"PREFECT_API_URL": url} if api else {})}
+        log = (tmp_path / f"{state.name}.log").open("ab")
+        return subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "demo", "--rows", "30000", "--state-dir",
+             str(state), "--out", str(state / "out"), *extra], cwd=repo, env=run_env,
+            stdout=log, stderr=subprocess.STDOUT)
+
+    servers = up(config, servers_state)
+    url = servers[0].url + "/api"
+    try:
+        run = tmp_path / "run"
+        proc = demo(run)
+        time.sleep(12)
+        down(servers_state)  # the Prefect server goes away mid-run
+        rc = proc.wait(300)
+        log_text = (tmp_path / "run.log").read_text()
+        assert rc == 3, log_text[-3000:]
+        assert "lost the Prefect API at " + url in log_text and "--resume" in log_text
+        up(config, servers_state)
+        assert demo(run, "--resume").wait(300) == 0, (tmp_path / "run.log").read_text()[-3000:]
+    finally:
+        with contextlib.suppress(ServerError):
+            down(servers_state)
+    reference = tmp_path / "reference"
+    assert demo(reference, "--no-prefect", api=False).wait(300) == 0
+
+    def outcome(state: Path) -> tuple[Any, ...]:
+        summary = json.loads((state / "out" / "summary.json").read_text())
+        with sqlite3.connect(state / "mlflow.db") as db:
+            versions = db.execute(
+                "SELECT v.status, t.value FROM model_versions v JOIN model_version_tags t ON "
+                "t.name = v.name AND t.version = v.version AND t.key = "
+                "'driftloop.drift_step_key' ORDER BY v.version").fetchall()
+        steps = [key.split(":", 1)[1] for _, key in versions]
+        return ([(r["row"], r["version"], r["promoted"]) for r in summary["retrains"]],
+                [w["end"] for w in summary["windows"]], {s for s, _ in versions}, steps)
+
+    resumed, expected = outcome(run), outcome(reference)
+    assert resumed[2] == {"READY"}
+    assert len(resumed[3]) == len(set(resumed[3]))  # no step registered twice
+    assert resumed[:2] == expected[:2] and resumed[3] == expected[3]

@@ -119,8 +119,9 @@ def test_an_hour_of_stream_with_drifts_bad_rows_and_kills_reconciles(tmp_path: P
     assert summary["quarantined_rows"] == len(injected)
     assert sum(w["quarantined"] for w in summary["windows"]) == len(injected)
     with (state / "quarantine" / "quarantine.csv").open() as fh:
-        quarantined = {int(r["row"]) for r in csv.DictReader(fh)}
-    assert quarantined == injected  # a replayed window may write its rows again, not others
+        quarantined = [int(r["row"]) for r in csv.DictReader(fh)]
+    # a resumed run cuts the file back to its checkpoint: each injected row is there once
+    assert sorted(quarantined) == sorted(injected)
     # windows cover the stream once, in order
     spans = [(w["start"], w["end"]) for w in summary["windows"]]
     assert spans == [(s, s + 2000) for s in range(4000, ROWS, 2000)]
