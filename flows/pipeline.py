@@ -384,12 +384,17 @@ class _LoopState:
     #: size of the quarantine file when the state was saved: a resumed run cuts it back to
     #: this, so the rows of the window it processes again are not quarantined twice
     quarantine_bytes: int = 0
+    #: the Evidently snapshots stored when the state was saved (a resumed run removes the
+    #: others: the interrupted window's, which it stores again)
+    snapshot_ids: tuple[str, ...] = ()
 
 
 def _save_state(store: CheckpointStore, state: _LoopState, config: DriftloopConfig,
                 *, done: bool = False) -> None:
     path = state.monitor.validator.quarantine_path
     state.quarantine_bytes = path.stat().st_size if path is not None and path.is_file() else 0
+    workspace = state.monitor.workspace
+    state.snapshot_ids = tuple(workspace.snapshot_ids()) if workspace is not None else ()
     store.save(state, {"run_id": state.run_id, "rows": state.rows, "done": done,
                        "config": config_fingerprint(config)})
     _failpoint("checkpoint")
@@ -426,6 +431,10 @@ def _resumed_state(store: CheckpointStore, config: DriftloopConfig) -> _LoopStat
     if path is not None and path.is_file() and path.stat().st_size > state.quarantine_bytes:
         with path.open("r+b") as fh:  # rows the interrupted window had quarantined
             fh.truncate(state.quarantine_bytes)
+    workspace = state.monitor.workspace
+    if workspace is not None:
+        for snapshot_id in set(workspace.snapshot_ids()) - set(state.snapshot_ids):
+            workspace.delete_snapshot(snapshot_id)
     return state
 
 

@@ -837,6 +837,11 @@ class DriftWorkspace:
         """Ids of the snapshots stored in the project."""
         return [str(s) for s in self._workspace.list_runs(self._project.id)]
 
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        """Remove one snapshot from the project (a resumed run drops those of the window it
+        processes again)."""
+        self._workspace.delete_run(self._project.id, snapshot_id)
+
     def snapshots(self) -> list[StoredSnapshot]:
         """The snapshots stored in the project (read back from disk), oldest first."""
         out = []

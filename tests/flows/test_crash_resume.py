@@ -69,6 +69,8 @@ def facts(state: Path) -> dict[str, Any]:
         "champion": alias,
         "champion_history": [(h["version"], h["action"]) for h in json.loads(history[0])],
         "prequential_accuracy": summary["prequential_accuracy"],
+        # Evidently snapshots on the dashboard: one per window and event, none twice
+        "snapshots": len(list((state / "workspace").glob("*/snapshots/*.json"))),
         "registered_versions": summary["registered_versions"],
     }
 
