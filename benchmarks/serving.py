@@ -172,9 +172,11 @@ def run(*, quick: bool = False, data_dir: Path | None = None, out_dir: Path,
     }
     result["elapsed_s"] = time.perf_counter() - started
     result["markdown"] = render(result)
+    plot(result, out_dir / f"{NAME}.png")
+    for case in ("single", "steady", "swap"):  # the latency samples are in the plot, not the JSON
+        result[case].pop("timeline")
     (out_dir / f"{NAME}.json").write_text(json.dumps(result, indent=2, default=str))
     (out_dir / f"{NAME}.md").write_text(result["markdown"] + "\n")
-    plot(result, out_dir / f"{NAME}.png")
     return result
 
 

@@ -55,11 +55,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from deploy.prediction_log import FeedbackItem
 from models.base import ModelError
 from models.registry import CHALLENGER, CHAMPION, RegistryError, RegistryReader
 
@@ -448,12 +448,11 @@ class PredictRequest(BaseModel):
         return self.rows if self.rows is not None else [self.row or {}]
 
 
-class FeedbackItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FeedbackItemIn(FeedbackItem):
+    """A label as a request sends it: the log's item, with the request-id format of
+    ``/predict`` (the label itself is checked by :class:`~deploy.prediction_log.FeedbackItem`)."""
 
     request_id: str = Field(pattern=_REQUEST_ID.pattern)
-    row: int = Field(0, ge=0)
-    label: str | int | float | bool
 
 
 class FeedbackRequest(BaseModel):
@@ -535,9 +534,10 @@ def build_app(reader: RegistryReader, log: Any, config: ServeConfig, token: str,
         may switch it off and fill :class:`ModelSlot` themselves).
     """
     from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
-    from deploy.prediction_log import DuplicateRequestError, FeedbackItem, PredictionLogError
+    from deploy.prediction_log import DuplicateRequestError, PredictionLogError
 
     slot = ModelSlot()
     watcher = Watcher(reader, slot, config)
@@ -563,6 +563,12 @@ def build_app(reader: RegistryReader, log: Any, config: ServeConfig, token: str,
         return JSONResponse({"detail": f"Model {reader.model_name!r} has no champion loaded yet; "
                              f"promote a version and the service picks it up.{why}"},
                             status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422 echoes the input, which may be NaN (not JSON) or a secret
+        return JSONResponse({"detail": [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                                        for e in exc.errors()]}, status_code=422)
 
     @app.exception_handler(PayloadError)
     async def _payload(request: Request, exc: PayloadError) -> JSONResponse:
@@ -631,16 +637,9 @@ def build_app(reader: RegistryReader, log: Any, config: ServeConfig, token: str,
         return {"model": reader.model_name, "shadow_enabled": config.shadow,
                 "comparisons": log.shadow_comparison(model_name=reader.model_name)}
 
-    @app.post("/feedback", response_model=None)
-    def feedback(body: FeedbackRequest) -> dict[str, Any] | JSONResponse:
-        try:
-            items = [FeedbackItem(request_id=i.request_id, row=i.row, label=i.label)
-                     for i in body.items]
-        except ValidationError as exc:
-            return JSONResponse({"detail": [
-                {"loc": ["body", "items", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                for e in exc.errors(include_url=False, include_input=False)]}, status_code=422)
-        result = log.feedback(items)
+    @app.post("/feedback")
+    def feedback(body: FeedbackRequest) -> dict[str, Any]:
+        result = log.feedback(body.items)
         return {"stored": result.stored, "updated": result.updated,
                 "unknown": [{"request_id": r, "row": n} for r, n in result.unknown]}
 

@@ -341,9 +341,8 @@ def load_profile(registry: RegistryReader, version: int | str, dst: Path | str) 
 
 #: Environment variable naming a failpoint, ``<step>:<n>``: the process kills itself (SIGKILL)
 #: the n-th time it passes that step. For the crash tests; unset in normal runs.
+#: Steps: ingest, drift_check, training, registration, promotion, checkpoint.
 FAILPOINT_ENV = "DRIFTLOOP_FAILPOINT"
-FAILPOINT_STEPS = ("ingest", "drift_check", "training", "registration", "promotion",
-                   "checkpoint")
 _failpoint_hits: dict[str, int] = {}
 
 
@@ -373,7 +372,6 @@ class _LoopState:
 
     run_id: str
     rows: int
-    schema: Schema
     monitor: WindowMonitor
     buffer: LabelledBuffer
     reservoir: Reservoir
@@ -389,14 +387,12 @@ class _LoopState:
     snapshot_ids: tuple[str, ...] = ()
 
 
-def _save_state(store: CheckpointStore, state: _LoopState, config: DriftloopConfig,
-                *, done: bool = False) -> None:
+def _save_state(store: CheckpointStore, state: _LoopState) -> None:
     path = state.monitor.validator.quarantine_path
     state.quarantine_bytes = path.stat().st_size if path is not None and path.is_file() else 0
     workspace = state.monitor.workspace
     state.snapshot_ids = tuple(workspace.snapshot_ids()) if workspace is not None else ()
-    store.save(state, {"run_id": state.run_id, "rows": state.rows, "done": done,
-                       "config": config_fingerprint(config)})
+    store.save(state, {"run_id": state.run_id, "rows": state.rows})
     _failpoint("checkpoint")
 
 
@@ -412,19 +408,16 @@ def _read_run(path: Path) -> dict[str, Any] | None:
     return run if isinstance(run, dict) and "run_id" in run else None
 
 
-def _resumed_state(store: CheckpointStore, config: DriftloopConfig) -> _LoopState | None:
-    """The checkpointed state to continue from, or None (nothing to resume: start over)."""
+def _resumed_state(store: CheckpointStore, run_id: str) -> _LoopState | None:
+    """The checkpointed state of run ``run_id`` to continue from, or None (the run was
+    interrupted before its first checkpoint: it starts from the beginning, same run id)."""
     loaded = store.load()
     if loaded is None:
         _log().info("no checkpoint in %s: starting from the beginning", store.folder)
         return None
     meta, state = loaded
-    if meta.get("config") != config_fingerprint(config):
-        raise ConfigError(
-            f"The checkpoint in {store.folder} was written with another configuration; resume "
-            "with the same config file and options, or run without --resume to start over.")
-    if not isinstance(state, _LoopState):
-        raise ConfigError(f"The checkpoint in {store.folder} is not a driftloop run's state; "
+    if meta.get("run_id") != run_id or not isinstance(state, _LoopState):
+        raise ConfigError(f"The checkpoint in {store.folder} is not the state of run {run_id}; "
                           "run without --resume to start over.")
     _log().info("resuming run %s after row %s", state.run_id, state.rows)
     path = state.monitor.validator.quarantine_path
@@ -465,7 +458,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
         if done.is_file():
             log.info("run %s is already complete; its summary is %s", run["run_id"], done)
             return cast(dict[str, Any], json.loads(done.read_text()))
-    state = _resumed_state(store, config) if run is not None else None
+    state = _resumed_state(store, run["run_id"]) if run is not None else None
     if run is None:  # a fresh run: its id keys every registration it makes
         store.clear()
         run = {"run_id": uuid.uuid4().hex[:12], "config": config_fingerprint(config),
@@ -504,7 +497,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
                                   f"need labels, but the stream has no target column "
                                   f"{source.target!r}.")
         buffer.add(checked.features, checked.target.to_numpy())
-        state = _LoopState(run_id=run["run_id"], rows=history.end, schema=schema,
+        state = _LoopState(run_id=run["run_id"], rows=history.end,
                            monitor=monitor, buffer=buffer, reservoir=reservoir,
                            serving=_Serving(), recorder=recorder,
                            X_example=history.features.head(5))
@@ -520,7 +513,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
         alert_promotion(alerter, config, first, state.serving.version, None, initial)
         log.info("initial champion v%s trained on rows 0..%s", state.serving.version,
                  history.end)
-        _save_state(store, state, config)
+        _save_state(store, state)
     monitor, buffer, reservoir = state.monitor, state.buffer, state.reservoir
     serving, recorder = state.serving, state.recorder
 
@@ -561,7 +554,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
         state.rows = window.end
         state.elapsed_s += time.perf_counter() - t_start
         t_start = time.perf_counter()
-        _save_state(store, state, config)
+        _save_state(store, state)
 
     # 3. labels still in flight arrive after the end; the served champion is registered
     monitor.finish()

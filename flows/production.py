@@ -106,19 +106,20 @@ def _training_rows(config: DriftloopConfig) -> tuple[pd.DataFrame, np.ndarray, T
     if isinstance(config.source, PredictionLogSourceConfig):
         log_source = PredictionLogSource(config.source)
         try:
-            history, task, drop = log_source.history(n), None, [log_source.target]
-            if not history.empty:
-                task = log_source.task
+            history, target = log_source.history(n), log_source.target
+            if history.empty:
+                return "the prediction log has no labelled rows yet"
+            task: Task = log_source.task
         finally:
             log_source.close()
-        target = log_source.target
+        drop = [target]
     else:
         source = DropFolderSource(_folder_config(config))
         history, target = source.history(n), source.target
+        if history.empty or target not in history.columns:
+            return "the drop folder has no processed rows yet"
+        task = source.task
         drop = [c for c in (target, source.config.timestamp) if c]
-        task = source.task if not history.empty and target in history.columns else None
-    if history.empty or target not in history.columns or task is None:
-        return "the source has no labelled rows yet"
     return history.drop(columns=drop), history[target].to_numpy(), task
 
 

@@ -119,11 +119,6 @@ class CheckpointStore:
         write_atomic(self.path, b"".join(
             (_MAGIC, len(header).to_bytes(8, "big"), header, mac, payload)))
 
-    def meta(self) -> dict[str, Any] | None:
-        """The checkpoint's metadata (checked like :meth:`load`), or None when there is none."""
-        loaded = self._read()
-        return None if loaded is None else loaded[0]
-
     def load(self) -> tuple[dict[str, Any], Any] | None:
         """``(meta, state)`` of the last checkpoint, or None when there is none.
 
