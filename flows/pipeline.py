@@ -387,11 +387,29 @@ class _LoopState:
     snapshot_ids: tuple[str, ...] = ()
 
 
-def _save_state(store: CheckpointStore, state: _LoopState) -> None:
-    path = state.monitor.validator.quarantine_path
-    state.quarantine_bytes = path.stat().st_size if path is not None and path.is_file() else 0
-    workspace = state.monitor.workspace
-    state.snapshot_ids = tuple(workspace.snapshot_ids()) if workspace is not None else ()
+def _side_effects(quarantine: Path, workspace: DriftWorkspace | None) -> dict[str, Any]:
+    """What a run has written outside its checkpoint so far: the quarantine file's size and
+    the Evidently snapshots stored."""
+    return {"quarantine_bytes": quarantine.stat().st_size if quarantine.is_file() else 0,
+            "snapshot_ids": tuple(workspace.snapshot_ids()) if workspace is not None else ()}
+
+
+def _undo_side_effects(quarantine: Path, workspace: DriftWorkspace | None,
+                       quarantine_bytes: int, snapshot_ids: tuple[str, ...]) -> None:
+    """Undo what the interrupted step wrote after ``_side_effects`` was taken: cut the
+    quarantine file back and remove the snapshots stored since, which the resumed run
+    writes again."""
+    if quarantine.is_file() and quarantine.stat().st_size > quarantine_bytes:
+        with quarantine.open("r+b") as fh:
+            fh.truncate(quarantine_bytes)
+    if workspace is not None:
+        for snapshot_id in set(workspace.snapshot_ids()) - set(snapshot_ids):
+            workspace.delete_snapshot(snapshot_id)
+
+
+def _save_state(store: CheckpointStore, state: _LoopState, quarantine: Path) -> None:
+    done = _side_effects(quarantine, state.monitor.workspace)
+    state.quarantine_bytes, state.snapshot_ids = done["quarantine_bytes"], done["snapshot_ids"]
     store.save(state, {"run_id": state.run_id, "rows": state.rows})
     _failpoint("checkpoint")
 
@@ -420,14 +438,6 @@ def _resumed_state(store: CheckpointStore, run_id: str) -> _LoopState | None:
         raise ConfigError(f"The checkpoint in {store.folder} is not the state of run {run_id}; "
                           "run without --resume to start over.")
     _log().info("resuming run %s after row %s", state.run_id, state.rows)
-    path = state.monitor.validator.quarantine_path
-    if path is not None and path.is_file() and path.stat().st_size > state.quarantine_bytes:
-        with path.open("r+b") as fh:  # rows the interrupted window had quarantined
-            fh.truncate(state.quarantine_bytes)
-    workspace = state.monitor.workspace
-    if workspace is not None:
-        for snapshot_id in set(workspace.snapshot_ids()) - set(state.snapshot_ids):
-            workspace.delete_snapshot(snapshot_id)
     return state
 
 
@@ -458,12 +468,22 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
         if done.is_file():
             log.info("run %s is already complete; its summary is %s", run["run_id"], done)
             return cast(dict[str, Any], json.loads(done.read_text()))
+    # snapshots off: no Evidently snapshot to store, so no workspace (it would reject them)
+    workspace = (DriftWorkspace(paths.workspace, config.registry.model_name,
+                                engine=config.data_drift.engine)
+                 if config.data_drift.snapshots else None)
+    quarantine = paths.quarantine / config.validation.quarantine_file
     state = _resumed_state(store, run["run_id"]) if run is not None else None
     if run is None:  # a fresh run: its id keys every registration it makes
         store.clear()
         run = {"run_id": uuid.uuid4().hex[:12], "config": config_fingerprint(config),
-               "done": False}
+               "done": False, **_side_effects(quarantine, workspace)}
         write_json_atomic(run_file, run)
+    elif state is None:  # interrupted before its first checkpoint: back to how it started
+        _undo_side_effects(quarantine, workspace, run["quarantine_bytes"],
+                           tuple(run["snapshot_ids"]))
+    else:  # back to the checkpoint: the interrupted window is processed again
+        _undo_side_effects(quarantine, workspace, state.quarantine_bytes, state.snapshot_ids)
     source = make_source(config.source)
     task_kind = source.task
     registry = ModelRegistry(paths.tracking_uri, paths.artifacts, config.registry)
@@ -474,10 +494,6 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
 
     if state is None:
         # 1. the labelled history trains the first champion
-        # snapshots off: no Evidently snapshot to store, so no workspace (it would reject them)
-        workspace = (DriftWorkspace(paths.workspace, config.registry.model_name,
-                                    engine=config.data_drift.engine)
-                     if config.data_drift.snapshots else None)
         buffer, reservoir = make_memory(config.training)
         recorder = RunRecorder(task=task_kind, target=source.target,
                                source=_without_secrets(config.source.model_dump(mode="json")),
@@ -513,7 +529,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
         alert_promotion(alerter, config, first, state.serving.version, None, initial)
         log.info("initial champion v%s trained on rows 0..%s", state.serving.version,
                  history.end)
-        _save_state(store, state)
+        _save_state(store, state, quarantine)
     monitor, buffer, reservoir = state.monitor, state.buffer, state.reservoir
     serving, recorder = state.serving, state.recorder
 
@@ -554,7 +570,7 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
         state.rows = window.end
         state.elapsed_s += time.perf_counter() - t_start
         t_start = time.perf_counter()
-        _save_state(store, state)
+        _save_state(store, state, quarantine)
 
     # 3. labels still in flight arrive after the end; the served champion is registered
     monitor.finish()

@@ -94,7 +94,8 @@ def _resume_until_done(state: Path, limit: int = 10) -> int:
 
 
 @pytest.mark.parametrize("failpoint", [
-    "ingest:1",        # before the first model: nothing checkpointed yet
+    pytest.param("ingest:1", marks=pytest.mark.slow),  # before anything was done
+    "promotion:1",     # first model promoted, its snapshots stored, nothing checkpointed yet
     pytest.param("training:2", marks=pytest.mark.slow),  # trained, not registered
     "registration:2",  # registered, not gated: must not register again
     "promotion:3",     # the alias moved, the window not checkpointed
