@@ -1024,14 +1024,19 @@ class ModelRegistry(RegistryReader):
     def _move_champion(self, target: RegisteredVersion, reason: str, action: str,
                        by: str | None = None) -> None:
         current = self.champion()
-        if current is not None and current.version == target.version:
-            _log.info("Version %d is already the champion; nothing to do.", target.version)
-            return
         history = self.champion_history()
+        previous = None if current is None else current.version
+        if previous == target.version:
+            if history and int(history[-1]["version"]) == target.version:
+                _log.info("Version %d is already the champion; nothing to do.", target.version)
+                return
+            # the alias moved but the history write did not follow (a crash between the two
+            # calls): complete the history now, once
+            previous = int(history[-1]["version"]) if history else None
         history.append(
             {
                 "version": target.version,
-                "previous_version": None if current is None else current.version,
+                "previous_version": previous,
                 "action": action,
                 "reason": str(reason),
                 "by": by or actor(),
@@ -1049,7 +1054,7 @@ class ModelRegistry(RegistryReader):
             action,
             self.model_name,
             target.version,
-            None if current is None else current.version,
+            previous,
             reason,
         )
 

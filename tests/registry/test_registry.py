@@ -363,3 +363,24 @@ def test_config_validates_and_round_trips() -> None:
         RegistryConfig(stage="Production")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="frozen"):
         cfg.model_name = "x"  # type: ignore[misc]
+
+
+def test_promote_completes_a_history_the_alias_got_ahead_of(tmp_path) -> None:
+    """A crash between moving the alias and writing the history: promoting the same version
+    again (as a resumed run does) writes the missing entry, once."""
+    from models_registry_helpers import fitted, make_frame, make_store
+
+    from models.registry import CHAMPION, ModelRegistry, RegistryConfig
+
+    store = make_store(tmp_path)
+    reg = ModelRegistry(store.tracking_uri, store.artifact_root, RegistryConfig(model_name="h"))
+    X, _ = make_frame(20, seed=0)
+    versions = [reg.log_training(fitted(seed=s), X_example=X, params={}, metrics={},
+                                 drift_context={}).version for s in (1, 2)]
+    reg.promote(versions[0], "first")
+    reg._client.set_registered_model_alias("h", CHAMPION, str(versions[1]))  # the crash
+    reg.promote(versions[1], "second")
+    reg.promote(versions[1], "second, again")
+    history = reg.champion_history()
+    assert [(h["version"], h["previous_version"]) for h in history] == \
+        [(versions[0], None), (versions[1], versions[0])]
