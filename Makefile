@@ -32,7 +32,7 @@ test: install-dev
 	$(PY) -m pytest -m "not slow" --doctest-modules monitors models flows deploy tests $(PYTEST_ARGS)
 
 test-slow: install-dev
-	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+	$(PY) -m pytest -m slow -rP $(PYTEST_ARGS)
 
 test-all: install-dev
 	$(PY) -m pytest --doctest-modules monitors models flows deploy tests $(PYTEST_ARGS)

@@ -13,24 +13,33 @@ import click
 
 def _run(config: Any, out: Path, use_prefect: bool, json_out: Path | None,
          resume: bool = False) -> dict[str, Any]:
-    from flows.settings import StatePaths, prepare_environment
+    import os
 
-    prepare_environment(StatePaths.at(config.state_dir))
+    from flows.settings import StatePaths, prepare_environment, stop_leftover_prefect_api
+    from monitors.checkpoint import folder_lock
+
+    paths = StatePaths.at(config.state_dir)
+    prepare_environment(paths)
     from flows.summary import render_table, write_json
 
-    if use_prefect:
-        import httpx
+    with folder_lock(paths.root, "run"):  # the loop takes it again (re-entrant)
+        if use_prefect:
+            import httpx
 
-        from flows.pipeline import pipeline
+            from flows.pipeline import pipeline
 
-        try:
-            summary = pipeline(config, str(out), resume=resume)
-        except httpx.TransportError as exc:
-            _lost_prefect(exc)
-    else:
-        from flows.pipeline import run_stream
+            if not os.environ.get("PREFECT_API_URL"):
+                for pid in stop_leftover_prefect_api(paths.prefect_home):
+                    click.echo(f"stopped the ephemeral Prefect API (pid {pid}) that a killed "
+                               "run of this state folder left behind", err=True)
+            try:
+                summary = pipeline(config, str(out), resume=resume)
+            except httpx.TransportError as exc:
+                _lost_prefect(exc)
+        else:
+            from flows.pipeline import run_stream
 
-        summary = run_stream(config, out, resume=resume)
+            summary = run_stream(config, out, resume=resume)
     if json_out is not None:
         write_json(summary, json_out)
     click.echo(render_table(summary))

@@ -40,7 +40,7 @@ from models.training import (
     train_challenger,
 )
 from monitors.alerts import Alerter
-from monitors.checkpoint import CheckpointStore
+from monitors.checkpoint import CheckpointStore, folder_lock
 from monitors.data_drift import DriftWorkspace
 from monitors.decision import Decision
 from monitors.drift_engine import ReferenceProfile
@@ -450,7 +450,17 @@ def run_stream(config: DriftloopConfig, out_dir: str | Path,
     complete window: windows already done are not processed again, and a version registered
     by a step the crash interrupted is found in the registry (by its step key) instead of
     being registered twice. Without ``resume`` a run starts over.
+
+    One run at a time per state folder: a second one is refused with
+    :class:`monitors.checkpoint.FolderBusyError` while the first holds ``<state>/run.lock``.
     """
+    paths = StatePaths.at(config.state_dir).create()
+    with folder_lock(paths.root, "run"):
+        return _run_stream(config, out_dir, steps, resume=resume)
+
+
+def _run_stream(config: DriftloopConfig, out_dir: str | Path, steps: Steps, *,
+                resume: bool) -> dict[str, Any]:
     t_start = time.perf_counter()
     log = _log()
     out = Path(out_dir)

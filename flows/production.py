@@ -31,8 +31,10 @@ server. The flow only orchestrates: the work is done by the pipeline's tasks
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -57,7 +59,7 @@ from models.families import make_model
 from models.registry import ModelRegistry, RegistryError
 from models.training import make_memory
 from monitors.alerts import Alerter
-from monitors.checkpoint import CheckpointError, CheckpointStore
+from monitors.checkpoint import CheckpointError, CheckpointStore, FolderBusyError, folder_lock
 from monitors.drift_engine import ReferenceProfile
 from monitors.errors import DriftCheckError
 from monitors.prediction_log_source import PredictionLogSource, PredictionLogSourceConfig
@@ -69,6 +71,32 @@ if TYPE_CHECKING:  # pragma: no cover
 
 RETRAIN_DEPLOYMENT = "driftloop-retrain"
 MONITOR_DEPLOYMENT = "driftloop-monitor"
+#: How long a retrain waits for another retrain of the same model to finish.
+RETRAIN_LOCK_WAIT_S = 1800.0
+
+
+def _model_lock(config: DriftloopConfig, name: str, what: str,
+                wait_s: float = 0.0) -> contextlib.AbstractContextManager[None]:
+    """``<state>/monitor/<model>/<name>.lock``: one monitoring run (or one retrain) of a model
+    at a time, whatever process runs it."""
+    model = config.registry.model_name
+    folder = StatePaths.at(config.state_dir).create().root / "monitor" / model
+    return folder_lock(folder, name, what=f"{what} of {model!r}", wait_s=wait_s)
+
+
+def _one_monitor_at_a_time(config: DriftloopConfig,
+                           work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``work`` holding the model's monitor lock; when the previous scheduled run still
+    holds it, skip this one (its files or log rows are taken by the next run instead of being
+    checked twice at once)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(_model_lock(config, "monitor", "a monitoring run"))
+        except FolderBusyError as exc:
+            logging.getLogger(__name__).warning("skipped this monitoring run: %s", exc)
+            return {"skipped": str(exc), "retrain": False, "event": None}
+        return work()
+    raise AssertionError("unreachable")  # pragma: no cover - for type checkers
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -136,6 +164,11 @@ def retrain_on_event(model: str, reasons: str = "", window: Any = None, row: Any
             f"The drift event names model {model!r} but this deployment's config serves "
             f"{config.registry.model_name!r}; serve one retraining deployment per model."
         )
+    with _model_lock(config, "retrain", "a retrain", wait_s=RETRAIN_LOCK_WAIT_S):
+        return _retrain(config, reasons, window, row)
+
+
+def _retrain(config: DriftloopConfig, reasons: str, window: Any, row: Any) -> dict[str, Any]:
     rows = _training_rows(config)
     if isinstance(rows, str):
         return {"status": "deferred", "version": None, "reasons": reasons, "reason": rows}
@@ -169,9 +202,14 @@ def retrain_on_event(model: str, reasons: str = "", window: Any = None, row: Any
 def monitor_drop_folder(config_path: str | None = None) -> dict[str, Any]:
     """Check the files dropped since the last run; emit a drift event when a retrain is due.
 
-    Returns ``{"files", "rows", "windows", "retrain", "reasons", "event", ...}``.
+    Returns ``{"files", "rows", "windows", "retrain", "reasons", "event", ...}``, or
+    ``{"skipped": why, ...}`` when the previous run of this monitor is still working.
     """
     config = load_config(Path(config_path) if config_path else None)
+    return _one_monitor_at_a_time(config, lambda: _check_drop_folder(config, config_path))
+
+
+def _check_drop_folder(config: DriftloopConfig, config_path: str | None) -> dict[str, Any]:
     source = DropFolderSource(_folder_config(config))
     pending = source.pending()
     files = [f.name for f in pending.files]
@@ -213,9 +251,14 @@ def monitor_prediction_log(config_path: str | None = None) -> dict[str, Any]:
     ``<state>/prediction_log_offsets.json`` (``source.label_wait_s`` holds back rows whose label
     may still come); the labelled ones go through the checks against the champion, and the
     offset moves past them once the run has done its work. Returns ``{"rows", "labelled",
-    "after_seq", "last_seq", "windows", "retrain", "reasons", "event", ...}``.
+    "after_seq", "last_seq", "windows", "retrain", "reasons", "event", ...}``, or
+    ``{"skipped": why, ...}`` when the previous run of this monitor is still working.
     """
     config = load_config(Path(config_path) if config_path else None)
+    return _one_monitor_at_a_time(config, lambda: _check_prediction_log(config))
+
+
+def _check_prediction_log(config: DriftloopConfig) -> dict[str, Any]:
     if not isinstance(config.source, PredictionLogSourceConfig):
         raise ConfigError(f"monitor_prediction_log reads a prediction log, but source.kind is "
                           f"{config.source.kind!r}. Set source: {{kind: prediction_log, uri: "

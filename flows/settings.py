@@ -13,6 +13,7 @@ Nothing happens on import: :func:`prepare_environment` is called once by the ent
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,3 +87,73 @@ def prepare_environment(paths: StatePaths, *, log_level: str = "WARNING") -> Non
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", log_level)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", log_level)
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+_EPHEMERAL_APP = b"prefect.server.api.server:create_app"
+
+
+def leftover_prefect_api(prefect_home: Path, *, proc: Path = Path("/proc")) -> list[int]:
+    """Process ids of the ephemeral Prefect API servers whose ``PREFECT_HOME`` is
+    ``prefect_home``.
+
+    Prefect starts its ephemeral API as a child process and stops it at exit; a run that is
+    SIGKILLed cannot, so the server lives on. It is recognised by its command line (uvicorn
+    serving ``prefect.server.api.server:create_app``), and by ``PREFECT__SERVER_EPHEMERAL=1``
+    and ``PREFECT_HOME`` in its environment. Where there is no ``/proc`` (not Linux) the list
+    is empty.
+    """
+    if not proc.is_dir():
+        return []
+    home = f"PREFECT_HOME={Path(prefect_home).resolve()}".encode()
+    found: list[int] = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if _EPHEMERAL_APP not in (entry / "cmdline").read_bytes():
+                continue
+            env = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or another user's process
+            continue
+        if home in env and b"PREFECT__SERVER_EPHEMERAL=1" in env and _alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def stop_leftover_prefect_api(prefect_home: Path, *, wait_s: float = 5.0) -> list[int]:
+    """Stop the ephemeral Prefect API servers that killed runs of this state folder left
+    behind (:func:`leftover_prefect_api`): SIGTERM, then SIGKILL after ``wait_s``.
+
+    Call it only while holding the state folder's run lock and before the run starts its own
+    server: then every such server belongs to a run that is gone. Returns the ids stopped.
+    """
+    import signal
+    import time
+
+    found = leftover_prefect_api(prefect_home)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    for pid in found:
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie is dead but still has a pid until its parent reaps it
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

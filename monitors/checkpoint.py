@@ -31,13 +31,18 @@ import os
 import pickle
 import secrets
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from monitors.errors import MonitorError
 
-__all__ = ["CheckpointError", "CheckpointStore", "write_atomic"]
+__all__ = ["CheckpointError", "CheckpointStore", "FolderBusyError", "folder_lock",
+           "write_atomic"]
 
 _MAGIC = b"DRIFTLOOP-CHECKPOINT-1\n"
 _KEY_FILE = "checkpoint.key"
@@ -46,6 +51,83 @@ _FILE = "checkpoint.bin"
 
 class CheckpointError(MonitorError):
     """A checkpoint could not be written or is not one this state folder can trust."""
+
+
+class FolderBusyError(MonitorError):
+    """Another process is working in the same state folder."""
+
+
+_HELD: dict[Path, int] = {}
+_HELD_GUARD = threading.Lock()
+
+
+@contextmanager
+def folder_lock(folder: Path, name: str, *, what: str = "a driftloop run",
+                wait_s: float = 0.0) -> Iterator[None]:
+    """Hold ``<folder>/<name>.lock`` exclusively while the block runs; wait up to ``wait_s``
+    seconds for it (none by default), then fail.
+
+    Two runs in one state folder would interleave their checkpoints, quarantine file and
+    registrations, so the second one is refused with :class:`FolderBusyError` naming the
+    process that holds the lock. The lock is an ``flock``: the kernel drops it when its
+    process ends, however it ends (SIGKILL included), so a crash never leaves a stale lock
+    behind. Within one process the lock is re-entrant (the command line takes it, then the
+    loop it calls takes it again).
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> with folder_lock(d, "run"):
+    ...     with folder_lock(d, "run"):  # same process: re-entrant
+    ...         pass
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = (folder / f"{name}.lock").resolve()
+    with _HELD_GUARD:
+        if path in _HELD:
+            _HELD[path] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                _HELD[path] -= 1
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + wait_s
+        while not _try_flock(fd):
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+                raise FolderBusyError(
+                    f"{what[:1].upper()}{what[1:]} is already working in {folder} (lock {path}, "
+                    f"held by {holder}). Wait for it to finish, or give this one another state "
+                    "folder (--state-dir or state_dir in the config).")
+            time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n"
+                  .encode(), 0)
+        with _HELD_GUARD:
+            _HELD[path] = 1
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                del _HELD[path]
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+def _try_flock(fd: int) -> bool:
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:

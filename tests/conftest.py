@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +43,45 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+class LockHolder:
+    """Another process holding a :func:`monitors.checkpoint.folder_lock` until it is killed."""
+
+    def __init__(self) -> None:
+        self.procs: list[Any] = []
+
+    def __call__(self, folder: Path, name: str) -> Any:
+        import subprocess
+        import sys
+
+        code = ("import pathlib, sys, time\n"
+                "from monitors.checkpoint import folder_lock\n"
+                "with folder_lock(pathlib.Path(sys.argv[1]), sys.argv[2]):\n"
+                "    print('held', flush=True)\n"
+                "    time.sleep(600)\n")
+        proc = subprocess.Popen([sys.executable, "-c", code, str(folder), name],
+                                stdout=subprocess.PIPE, cwd=REPO)
+        self.procs.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"held"
+        return proc
+
+    def kill(self, proc: Any) -> None:
+        import signal
+
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.fixture()
+def lock_holder() -> Iterator[LockHolder]:
+    """Start processes that hold a state-folder lock; ``.kill(proc)`` SIGKILLs one."""
+    holder = LockHolder()
+    try:
+        yield holder
+    finally:
+        for proc in holder.procs:
+            holder.kill(proc)

@@ -28,13 +28,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _demo(state: Path, *, resume: bool = False, failpoint: str | None = None,
-          kill_after: float | None = None) -> int:
-    """One ``driftloop demo --no-prefect`` process; its return code (-9: killed)."""
+          kill_after: float | None = None, prefect: bool = False) -> int:
+    """One ``driftloop demo`` process (``--no-prefect`` unless ``prefect``); its return code
+    (-9: killed)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("DRIFTLOOP_FAILPOINT", None)
     if failpoint:
         env["DRIFTLOOP_FAILPOINT"] = failpoint
-    cmd = [sys.executable, "-m", "flows.cli", "demo", "--no-prefect", "--rows", str(ROWS),
+    cmd = [sys.executable, "-m", "flows.cli", "demo", *([] if prefect else ["--no-prefect"]),
+           "--rows", str(ROWS),
            "--state-dir", str(state), "--out", str(state / "out"),
            *(["--resume"] if resume else [])]
     with (state.parent / f"{state.name}.log").open("ab") as log:
@@ -144,6 +146,38 @@ def test_a_tampered_checkpoint_is_not_loaded(tmp_path: Path) -> None:
                           "--resume"], capture_output=True, text=True, env=env, cwd=REPO)
     assert out.returncode != 0
     assert "was not written by this state folder's loop" in out.stderr
+
+
+def test_a_second_run_in_the_same_state_folder_is_refused(tmp_path: Path,
+                                                           lock_holder: Any) -> None:
+    state = tmp_path / "run"
+    holder = lock_holder(state, "run")  # as a run in progress holds it
+    env = {k: v for k, v in os.environ.items() if k != "DRIFTLOOP_FAILPOINT"}
+    out = subprocess.run([sys.executable, "-m", "flows.cli", "demo", "--no-prefect", "--rows",
+                          str(ROWS), "--state-dir", str(state), "--out", str(state / "out")],
+                         capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert out.returncode == 1
+    assert f"already working in {state} " in out.stderr
+    assert f"held by pid {holder.pid}" in out.stderr
+    # it touched nothing of the run in progress
+    assert not (state / "mlflow.db").exists() and not (state / "checkpoint").exists()
+
+
+@pytest.mark.slow
+def test_killed_in_prefect_mode_then_resumed(tmp_path: Path, reference: dict[str, Any]) -> None:
+    """A SIGKILL leaves the run's ephemeral Prefect API running; the resume stops it, starts
+    its own (stopped at its exit) and ends as the uninterrupted run."""
+    from flows.settings import leftover_prefect_api
+
+    state = tmp_path / "run"
+    assert _demo(state, prefect=True, failpoint="registration:2") == -signal.SIGKILL
+    left = leftover_prefect_api(state / "prefect")
+    assert len(left) == 1
+    assert _demo(state, prefect=True, resume=True) == 0
+    log = (tmp_path / "run.log").read_text()
+    assert f"stopped the ephemeral Prefect API (pid {left[0]})" in log
+    assert leftover_prefect_api(state / "prefect") == []
+    assert facts(state) == reference
 
 
 @pytest.mark.slow

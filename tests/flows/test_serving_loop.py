@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -120,3 +121,31 @@ def test_drift_in_served_traffic_retrains_and_the_service_follows(
     assert again["after_seq"] == drift["last_seq"]
     assert again["rows"] == 600  # only the rows served since
     assert again["continued"] is False  # a new champion: its detector starts afresh
+
+
+def test_one_monitoring_run_and_one_retrain_at_a_time(
+        prefect_harness: None, service: Service, registry: ModelRegistry, config_path: Path,
+        state: Path, lock_holder: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.production as production
+    from monitors.checkpoint import FolderBusyError
+
+    _serve_and_label(service, 300, seed=24, flip=True)
+    offsets = state / "prediction_log_offsets.json"
+    before = offsets.read_text()
+    # the previous scheduled run still works: this one skips, and reads nothing
+    holder = lock_holder(state / "monitor" / MODEL, "monitor")
+    skipped = monitor_prediction_log(str(config_path))
+    assert f"held by pid {holder.pid}" in skipped["skipped"]
+    assert skipped["retrain"] is False and skipped["event"] is None
+    assert offsets.read_text() == before
+    lock_holder.kill(holder)  # it died: the next run takes the rows the skipped one left
+    ran = monitor_prediction_log(str(config_path))
+    assert "skipped" not in ran and ran["rows"] == 300
+
+    # a retrain waits for the one in progress, then gives up with a clear error
+    monkeypatch.setattr(production, "RETRAIN_LOCK_WAIT_S", 0.5)
+    champion = registry.champion()
+    holder = lock_holder(state / "monitor" / MODEL, "retrain")
+    with pytest.raises(FolderBusyError, match=f"A retrain of '{MODEL}' is already working"):
+        retrain_on_event(MODEL, "test", config_path=str(config_path))
+    assert registry.champion() == champion
