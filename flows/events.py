@@ -35,17 +35,74 @@ def drift_event_payload(model: str, reasons: Sequence[str], *, window: int | Non
     return payload
 
 
-def emit_drift_event(model: str, reasons: Sequence[str], **kwargs: Any) -> Any:
-    """Emit :data:`DRIFT_EVENT` to the Prefect API of this process (``PREFECT_API_URL``).
+class EventDeliveryError(RuntimeError):
+    """The Prefect API did not confirm a drift event (unreachable after the retries)."""
 
-    Returns the emitted event, or ``None`` where Prefect has no events client (no API to send
-    to); never raises for a delivery problem, which Prefect logs itself.
+
+def emit_drift_event(model: str, reasons: Sequence[str], *, attempts: int = 5,
+                     **kwargs: Any) -> Any:
+    """Send :data:`DRIFT_EVENT` to the Prefect API of this process (``PREFECT_API_URL``, else
+    the ephemeral one) and wait until the API has confirmed it.
+
+    Prefect's own ``emit_event`` queues the event for a background worker and returns; a
+    delivery failure is only logged, and an event still queued when the process ends is
+    lost. A monitor must not record its rows as checked on the strength of an event nobody
+    received, so this sends the event on a connection of its own and returns once the server
+    has answered a ping sent after it (how Prefect's client checkpoints delivered events).
+    The flow run's related resources are attached, as ``emit_event`` does.
+
+    Returns the event, or ``None`` where Prefect is set up to emit no events.
+
+    Raises
+    ------
+    EventDeliveryError
+        The API could not be reached after ``attempts`` reconnections.
     """
-    from prefect.events import emit_event
+    from prefect.events.clients import get_events_client
+    from prefect.events.worker import should_emit_events
+    from prefect.utilities.asyncutils import run_coro_as_sync
 
-    return emit_event(event=DRIFT_EVENT,
-                      resource={"prefect.resource.id": f"{RESOURCE_PREFIX}{model}"},
-                      payload=drift_event_payload(model, reasons, **kwargs))
+    if not should_emit_events():
+        return None
+    payload = drift_event_payload(model, reasons, **kwargs)
+    resource = {"prefect.resource.id": f"{RESOURCE_PREFIX}{model}"}
+
+    async def deliver() -> Any:
+        from prefect.events import Event
+
+        event = Event(event=DRIFT_EVENT, resource=resource, payload=payload,
+                      related=await _run_related(resource["prefect.resource.id"]))
+        async with get_events_client(reconnection_attempts=attempts,
+                                     checkpoint_every=1) as client:
+            await client.emit(event)
+        return event
+
+    try:
+        return run_coro_as_sync(deliver())
+    except Exception as exc:
+        from prefect.settings import PREFECT_API_URL
+
+        api = PREFECT_API_URL.value() or "the ephemeral Prefect API"
+        raise EventDeliveryError(
+            f"The drift event for model {model!r} was not confirmed by the Prefect API at "
+            f"{api} after {attempts} reconnection attempts ({type(exc).__name__}: {exc}). "
+            "Nothing was recorded as checked: once the server is back, the next monitoring "
+            "run checks the same rows again and emits the event.") from exc
+
+
+async def _run_related(exclude: str) -> list[Any]:
+    """The flow run (and its flow and deployment) this code runs in, as related resources."""
+    from prefect.client.orchestration import get_client
+    from prefect.context import FlowRunContext, TaskRunContext
+    from prefect.events.related import related_resources_from_run_context
+
+    if FlowRunContext.get() is None and TaskRunContext.get() is None:
+        return []
+    try:
+        async with get_client() as client:
+            return list(await related_resources_from_run_context(client, exclude={exclude}))
+    except Exception:  # noqa: BLE001 - decoration only: the event goes without them
+        return []
 
 
 def retrain_trigger(model: str | None = None, *, config_path: str | None = None) -> Any:

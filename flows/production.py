@@ -299,9 +299,12 @@ def _scan_and_signal(config: DriftloopConfig, registry: ModelRegistry, X: pd.Dat
 
     The detector and the decision continue from the previous run (a checkpoint under
     ``<state>/monitor/<model>/``) when it ended exactly at ``position`` with the same
-    champion; the state after this run is saved for ``next_position`` before the caller
-    commits it. A crash in between leaves a saved state that matches no committed position:
-    it is then not used, so no row is counted twice by the detector.
+    champion; the state after this run is saved for ``next_position`` once the drift event
+    (if any) is confirmed by the Prefect API, before the caller commits the position. A crash
+    in between leaves a saved state that matches no committed position: it is then not used,
+    so no row is counted twice by the detector. An event the API does not confirm raises
+    :class:`flows.events.EventDeliveryError`: nothing is saved or committed, and the next run
+    checks the same rows again from the state this one started from.
     """
     model = config.registry.model_name
     info = registry.version_info("champion")
@@ -329,9 +332,6 @@ def _scan_and_signal(config: DriftloopConfig, registry: ModelRegistry, X: pd.Dat
                        decision=config.decision, concept_drift=config.concept_drift,
                        profile=profile, drift_method=dd.method, drift_threshold=dd.threshold,
                        drift_share=dd.drift_share, carry=carry)
-    if result.carry is not None:
-        store.save(result.carry, {"champion_version": info["version"],
-                                  "position": next_position})
     summary: dict[str, Any] = {"windows": len(result.windows), "retrain": result.retrain,
                                "continued": carry is not None,
                                "reasons": list(result.reasons), "event": None,
@@ -346,6 +346,11 @@ def _scan_and_signal(config: DriftloopConfig, registry: ModelRegistry, X: pd.Dat
                                  row=result.window.end, kind=result.kind,
                                  extra={**extra, "champion_version": info["version"]})
         summary["event"] = None if event is None else str(event.id)
+    # only now: an event that was not delivered raised above, and the next run starts again
+    # from the state this one started from
+    if result.carry is not None:
+        store.save(result.carry, {"champion_version": info["version"],
+                                  "position": next_position})
     return summary
 
 

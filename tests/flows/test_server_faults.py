@@ -212,3 +212,89 @@ def test_prefect_server_lost_mid_run_fails_clearly_and_resume_completes(
     assert resumed[2] == {"READY"}
     assert len(resumed[3]) == len(set(resumed[3]))  # no step registered twice
     assert resumed[:2] == expected[:2] and resumed[3] == expected[3]
+
+
+def test_prefect_server_lost_before_the_drift_event_leaves_the_files_to_the_next_run(
+        tmp_path: Path) -> None:
+    """The scheduled monitor finds drift, and the Prefect server it must tell is gone: the
+    event is not confirmed, so the monitor fails with a clear error and records nothing as
+    checked (the drop files stay pending, the detector state is not moved on). With the server
+    back, the next run checks the same files, and its event reaches the server.
+
+    The monitor's body runs without Prefect's flow engine (``.fn``) so that only the event
+    needs the server: what the engine does when its API dies is the Prefect-mode test above.
+    """
+    import json
+    import urllib.request
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.events import EventDeliveryError
+    from flows.settings import StatePaths
+    from monitors.sources import DropFolderSource
+
+    state = tmp_path / "state"
+    paths = StatePaths.at(state).create()
+    registry = ModelRegistry(paths.tracking_uri, paths.artifacts,
+                             RegistryConfig(model_name="faults-monitored"))
+    v1 = register(registry, flip=False, seed=51)
+    registry.record_gate(v1, None, 0.97, True, "first model")
+    registry.promote(v1, "first model", by="tests")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    X = frame(1500, seed=52)
+    X.assign(y=labels(X, flip=True)).to_csv(drop / "batch-001.csv", index=False)
+    config_path = tmp_path / "driftloop.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "state_dir": str(state), "registry": {"model_name": "faults-monitored"},
+        "window": {"size": 300},
+        "source": {"kind": "folder", "path": str(drop), "target": "y", "min_age_seconds": 0,
+                   "ledger": str(state / "ledger.json")}}))
+    config = ServersConfig.model_validate({"prefect": {"port": _free_port()},
+                                           "mlflow": {"enabled": False},
+                                           "evidently": {"enabled": False}})
+    servers_state = tmp_path / "servers"
+    servers = up(config, servers_state)
+    api = servers[0].url + "/api"
+    real_emit = production.emit_drift_event
+
+    def server_dies_first(*args: Any, **kwargs: Any) -> Any:
+        down(servers_state)  # the server goes away just before the event is sent
+        return real_emit(*args, **kwargs)
+
+    def pending() -> list[str]:  # the ledger as a new process reads it
+        source = DropFolderSource(production._folder_config(production.load_config(config_path)))
+        return [f.name for f in source.pending().files]
+
+    try:
+        with temporary_settings({PREFECT_API_URL: api}):
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(production, "emit_drift_event", server_dies_first)
+                with pytest.raises(EventDeliveryError) as failure:
+                    production.monitor_drop_folder.fn(str(config_path))
+            message = str(failure.value)
+            assert api in message and "next monitoring run checks the same rows" in message
+            assert pending() == ["batch-001.csv"]
+            assert not (state / "monitor" / "faults-monitored" / "checkpoint.bin").exists()
+
+            up(config, servers_state)  # back
+            again = production.monitor_drop_folder.fn(str(config_path))
+        assert again["retrain"] is True and again["files"] == ["batch-001.csv"]
+        assert again["continued"] is False  # from the state the failed run started from
+        assert pending() == []
+        assert (state / "monitor" / "faults-monitored" / "checkpoint.bin").exists()
+        deadline, events = time.monotonic() + 60, []
+        while not events and time.monotonic() < deadline:  # the server stores events async
+            request = urllib.request.Request(
+                api + "/events/filter", method="POST", headers={"Content-Type":
+                                                                "application/json"},
+                data=json.dumps({"filter": {"event": {"name": [
+                    "driftloop.drift.detected"]}}}).encode())
+            with urllib.request.urlopen(request, timeout=10) as response:
+                events = json.load(response)["events"]
+            time.sleep(0.5)
+        assert [e["id"] for e in events] == [again["event"]]
+        assert events[0]["payload"]["model"] == "faults-monitored"
+    finally:
+        with contextlib.suppress(ServerError):
+            down(servers_state)
