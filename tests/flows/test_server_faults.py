@@ -60,26 +60,34 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
 
 
+def _champion_and_drifted_drop(registry: ModelRegistry, tmp_path: Path, seed: int,
+                               n: int, **config: Any) -> Path:
+    """Version 1 promoted (with the gate score the monitor compares with), one file of the
+    flipped concept in ``tmp_path/drop``, and the config file for both; returns its path."""
+    v1 = register(registry, flip=False, seed=seed)
+    registry.record_gate(v1, None, 0.97, True, "first model")
+    registry.promote(v1, "first model", by="tests")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    X = frame(n, seed=seed + 1)
+    X.assign(y=labels(X, flip=True)).to_csv(drop / "batch-001.csv", index=False)
+    config_path = tmp_path / "driftloop.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "state_dir": str(tmp_path / "state"), "registry": {"model_name": registry.model_name},
+        "source": {"kind": "folder", "path": str(drop), "target": "y", "min_age_seconds": 0,
+                   "ledger": str(tmp_path / "state" / "ledger.json")}, **config}))
+    return config_path
+
+
 def test_registry_lost_before_promotion_leaves_the_champion_and_the_next_run_completes(
         prefect_harness: None, mlflow_server: dict[str, Any], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, quick_retries: None) -> None:
     uri = mlflow_server["uri"]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     registry = ModelRegistry(uri, tmp_path / "unused", RegistryConfig(model_name=MODEL))
-    v1 = register(registry, flip=False, seed=31)
-    registry.record_gate(v1, None, 0.97, True, "first model")
-    registry.promote(v1, "first model", by="tests")
-
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    X = frame(2500, seed=32)
-    X.assign(y=labels(X, flip=True)).to_csv(drop / "batch-001.csv", index=False)
-    config_path = tmp_path / "driftloop.yaml"
-    config_path.write_text(yaml.safe_dump({
-        "state_dir": str(tmp_path / "state"), "registry": {"model_name": MODEL},
-        "source": {"kind": "folder", "path": str(drop), "target": "y", "min_age_seconds": 0,
-                   "ledger": str(tmp_path / "state" / "ledger.json")},
-        "training": {"recent_rows": 1500, "holdout_rows": 500}}))
+    config_path = _champion_and_drifted_drop(
+        registry, tmp_path, 31, 2500, training={"recent_rows": 1500, "holdout_rows": 500})
+    v1 = registry.champion().version
     from monitors.sources import DropFolderSource
 
     source = DropFolderSource(production._folder_config(production.load_config(config_path)))
@@ -237,19 +245,8 @@ def test_prefect_server_lost_before_the_drift_event_leaves_the_files_to_the_next
     paths = StatePaths.at(state).create()
     registry = ModelRegistry(paths.tracking_uri, paths.artifacts,
                              RegistryConfig(model_name="faults-monitored"))
-    v1 = register(registry, flip=False, seed=51)
-    registry.record_gate(v1, None, 0.97, True, "first model")
-    registry.promote(v1, "first model", by="tests")
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    X = frame(1500, seed=52)
-    X.assign(y=labels(X, flip=True)).to_csv(drop / "batch-001.csv", index=False)
-    config_path = tmp_path / "driftloop.yaml"
-    config_path.write_text(yaml.safe_dump({
-        "state_dir": str(state), "registry": {"model_name": "faults-monitored"},
-        "window": {"size": 300},
-        "source": {"kind": "folder", "path": str(drop), "target": "y", "min_age_seconds": 0,
-                   "ledger": str(state / "ledger.json")}}))
+    config_path = _champion_and_drifted_drop(registry, tmp_path, 51, 1500,
+                                             window={"size": 300})
     config = ServersConfig.model_validate({"prefect": {"port": _free_port()},
                                            "mlflow": {"enabled": False},
                                            "evidently": {"enabled": False}})
