@@ -304,7 +304,10 @@ def _is_not_found(exc: MlflowException, *, alias: bool = False) -> bool:
     return exc.error_code in codes
 
 
-_PASSWORD_IN_URI = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^/@:\s]*:)[^@/\s]+@")
+# the password runs to the last "@" of the URI (one left unquoted, or a "/" in it, must not
+# end it early and leave the rest in the clear: masking too much is the safe side)
+_PASSWORD_IN_URI = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^/@:\s]*:)[^\s]*@(?=[^@\s]*$|"
+                              r"[^@\s]*\s)")
 
 
 def mask_uri(text: str) -> str:
@@ -312,6 +315,8 @@ def mask_uri(text: str) -> str:
 
     >>> mask_uri("postgresql://ml:s3cret@db:5432/mlflow and http://u:p@host/x")
     'postgresql://ml:***@db:5432/mlflow and http://u:***@host/x'
+    >>> mask_uri("postgresql://ml:pa/ss@db/mlflow or mysql://ml:p@ss@db/m")
+    'postgresql://ml:***@db/mlflow or mysql://ml:***@db/m'
     >>> mask_uri("sqlite:////tmp/mlflow.db")
     'sqlite:////tmp/mlflow.db'
     """
