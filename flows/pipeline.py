@@ -40,7 +40,7 @@ from models.training import (
     train_challenger,
 )
 from monitors.alerts import Alerter
-from monitors.checkpoint import CheckpointStore, folder_lock
+from monitors.checkpoint import CheckpointStore, folder_lock, write_atomic
 from monitors.data_drift import DriftWorkspace
 from monitors.decision import Decision
 from monitors.drift_engine import ReferenceProfile
@@ -382,34 +382,74 @@ class _LoopState:
     #: size of the quarantine file when the state was saved: a resumed run cuts it back to
     #: this, so the rows of the window it processes again are not quarantined twice
     quarantine_bytes: int = 0
-    #: the Evidently snapshots stored when the state was saved (a resumed run removes the
-    #: others: the interrupted window's, which it stores again)
-    snapshot_ids: tuple[str, ...] = ()
+    #: how many checkpoints the run has saved; the snapshot journal's entries up to this one
+    #: are done (a resumed run removes the other snapshots: the interrupted window's, which
+    #: it stores again)
+    checkpoint_seq: int = 0
+
+
+class _SnapshotJournal:
+    """``<state>/checkpoint/snapshots.log``: the ids of the Evidently snapshots a run stored,
+    one line each, with the number of the checkpoint that made them done.
+
+    Each checkpoint appends the ids stored since the previous one (fsynced before the
+    checkpoint itself is written), so neither the checkpoint nor the work per window grows
+    with the number of windows. A resume keeps the entries up to its checkpoint's number.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def record(self, seq: int, ids: list[str]) -> None:
+        if not ids:
+            return
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.writelines(f"{seq} {sid}\n" for sid in ids)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _entries(self) -> list[tuple[int, str]]:
+        if not self.path.is_file():
+            return []
+        entries = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            seq, _, sid = line.partition(" ")
+            if seq.isdigit() and sid:  # a line torn by a crash mid-append is not an entry
+                entries.append((int(seq), sid))
+        return entries
+
+    def rewind(self, upto: int) -> set[str]:
+        """Keep the entries of checkpoints up to ``upto``; return their ids."""
+        kept = [(seq, sid) for seq, sid in self._entries() if seq <= upto]
+        write_atomic(self.path, "".join(f"{seq} {sid}\n" for seq, sid in kept).encode())
+        return {sid for _, sid in kept}
 
 
 def _side_effects(quarantine: Path, workspace: DriftWorkspace | None) -> dict[str, Any]:
-    """What a run has written outside its checkpoint so far: the quarantine file's size and
-    the Evidently snapshots stored."""
+    """What is in the state folder when a run starts: the quarantine file's size and the
+    Evidently snapshots stored before it."""
     return {"quarantine_bytes": quarantine.stat().st_size if quarantine.is_file() else 0,
             "snapshot_ids": tuple(workspace.snapshot_ids()) if workspace is not None else ()}
 
 
 def _undo_side_effects(quarantine: Path, workspace: DriftWorkspace | None,
-                       quarantine_bytes: int, snapshot_ids: tuple[str, ...]) -> None:
-    """Undo what the interrupted step wrote after ``_side_effects`` was taken: cut the
-    quarantine file back and remove the snapshots stored since, which the resumed run
-    writes again."""
+                       quarantine_bytes: int, done: set[str]) -> None:
+    """Undo what the interrupted step wrote after the checkpoint: cut the quarantine file back
+    and remove the snapshots not in ``done``, which the resumed run stores again."""
     if quarantine.is_file() and quarantine.stat().st_size > quarantine_bytes:
         with quarantine.open("r+b") as fh:
             fh.truncate(quarantine_bytes)
     if workspace is not None:
-        for snapshot_id in set(workspace.snapshot_ids()) - set(snapshot_ids):
+        for snapshot_id in set(workspace.snapshot_ids()) - done:
             workspace.delete_snapshot(snapshot_id)
 
 
-def _save_state(store: CheckpointStore, state: _LoopState, quarantine: Path) -> None:
-    done = _side_effects(quarantine, state.monitor.workspace)
-    state.quarantine_bytes, state.snapshot_ids = done["quarantine_bytes"], done["snapshot_ids"]
+def _save_state(store: CheckpointStore, state: _LoopState, quarantine: Path,
+                journal: _SnapshotJournal) -> None:
+    state.checkpoint_seq += 1
+    state.quarantine_bytes = quarantine.stat().st_size if quarantine.is_file() else 0
+    if state.monitor.workspace is not None:
+        journal.record(state.checkpoint_seq, state.monitor.workspace.take_added())
     store.save(state, {"run_id": state.run_id, "rows": state.rows})
     _failpoint("checkpoint")
 
@@ -483,17 +523,19 @@ def _run_stream(config: DriftloopConfig, out_dir: str | Path, steps: Steps, *,
                                 engine=config.data_drift.engine)
                  if config.data_drift.snapshots else None)
     quarantine = paths.quarantine / config.validation.quarantine_file
+    journal = _SnapshotJournal(store.folder / "snapshots.log")
     state = _resumed_state(store, run["run_id"]) if run is not None else None
     if run is None:  # a fresh run: its id keys every registration it makes
         store.clear()
+        journal.rewind(0)
         run = {"run_id": uuid.uuid4().hex[:12], "config": config_fingerprint(config),
                "done": False, **_side_effects(quarantine, workspace)}
         write_json_atomic(run_file, run)
-    elif state is None:  # interrupted before its first checkpoint: back to how it started
-        _undo_side_effects(quarantine, workspace, run["quarantine_bytes"],
-                           tuple(run["snapshot_ids"]))
-    else:  # back to the checkpoint: the interrupted window is processed again
-        _undo_side_effects(quarantine, workspace, state.quarantine_bytes, state.snapshot_ids)
+    else:  # back to the last checkpoint (or to the start): the interrupted window is redone
+        seq, kept_bytes = ((0, run["quarantine_bytes"]) if state is None
+                           else (state.checkpoint_seq, state.quarantine_bytes))
+        kept_ids = set(run["snapshot_ids"]) | journal.rewind(seq)
+        _undo_side_effects(quarantine, workspace, kept_bytes, kept_ids)
     source = make_source(config.source)
     task_kind = source.task
     registry = ModelRegistry(paths.tracking_uri, paths.artifacts, config.registry)
@@ -539,7 +581,7 @@ def _run_stream(config: DriftloopConfig, out_dir: str | Path, steps: Steps, *,
         alert_promotion(alerter, config, first, state.serving.version, None, initial)
         log.info("initial champion v%s trained on rows 0..%s", state.serving.version,
                  history.end)
-        _save_state(store, state, quarantine)
+        _save_state(store, state, quarantine, journal)
     monitor, buffer, reservoir = state.monitor, state.buffer, state.reservoir
     serving, recorder = state.serving, state.recorder
 
@@ -580,7 +622,7 @@ def _run_stream(config: DriftloopConfig, out_dir: str | Path, steps: Steps, *,
         state.rows = window.end
         state.elapsed_s += time.perf_counter() - t_start
         t_start = time.perf_counter()
-        _save_state(store, state, quarantine)
+        _save_state(store, state, quarantine, journal)
 
     # 3. labels still in flight arrive after the end; the served champion is registered
     monitor.finish()

@@ -729,6 +729,7 @@ class DriftWorkspace:
         self.path = Path(path)
         self.project_name = project_name
         self.engine = engine
+        self._added: list[str] = []
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self._workspace = Workspace(str(self.path))
@@ -826,7 +827,14 @@ class DriftWorkspace:
                 f"Could not store the {kind} event in the Evidently workspace {self.path}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+        self._added.append(str(ref.id))
         return str(ref.id)
+
+    def take_added(self) -> list[str]:
+        """The ids of the snapshots this object stored since the last call (a checkpoint
+        records them as done)."""
+        added, self._added = self._added, []
+        return added
 
     @property
     def project_id(self) -> str:
@@ -864,6 +872,7 @@ class DriftWorkspace:
                 f"Could not store the snapshot of {result.window} in the Evidently workspace "
                 f"{self.path}: {type(exc).__name__}: {exc}"
             ) from exc
+        self._added.append(str(ref.id))
         return str(ref.id)
 
     def save_html(self, result: DataDriftResult, path: Path | str) -> Path:

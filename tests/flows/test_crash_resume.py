@@ -110,6 +110,11 @@ def test_killed_at_a_step_then_resumed_equals_an_uninterrupted_run(
     assert not (state / "out" / "summary.json").exists()
     _resume_until_done(state)
     assert facts(state) == reference
+    # the snapshot journal names each stored snapshot once, and nothing else
+    journal = [line.split()[1] for line in
+               (state / "checkpoint" / "snapshots.log").read_text().splitlines()]
+    stored = [p.stem for p in (state / "workspace").glob("*/snapshots/*.json")]
+    assert sorted(journal) == sorted(stored) and len(set(journal)) == len(journal)
 
 
 def test_resume_of_a_finished_run_changes_nothing(tmp_path: Path,
