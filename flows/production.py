@@ -1,7 +1,9 @@
 """Production flows: scheduled monitoring of a drop folder or of the prediction log, and
 retraining started by their events.
 
-- :func:`monitor_drop_folder` is the monitoring flow, meant to run on a schedule: it takes the
+- :func:`monitor` is the scheduled monitoring flow: it runs the one of the next two that
+  fits the config's source.
+- :func:`monitor_drop_folder` is the monitoring flow of a drop folder: it takes the
   files dropped since its last run (exactly once: :class:`~monitors.sources.DropFolderSource`),
   puts their rows through the checks against the ``champion`` (:func:`monitors.scan.scan_rows`)
   and, when the decision is to retrain, emits ``driftloop.drift.detected``
@@ -199,6 +201,18 @@ def _retrain(config: DriftloopConfig, reasons: str, window: Any, row: Any) -> di
 
 
 @flow(name="driftloop-monitor")
+def monitor(config_path: str | None = None) -> dict[str, Any]:
+    """The scheduled monitoring flow for the config's production source: the prediction log
+    (:func:`monitor_prediction_log`) when ``source.kind`` is ``prediction_log``, else the drop
+    folder (:func:`monitor_drop_folder`). The ``driftloop-monitor`` deployment runs it, so one
+    deployment spec serves both."""
+    config = load_config(Path(config_path) if config_path else None)
+    if production_source(config) == "prediction_log":
+        return _one_monitor_at_a_time(config, lambda: _check_prediction_log(config))
+    return _one_monitor_at_a_time(config, lambda: _check_drop_folder(config, config_path))
+
+
+@flow(name="driftloop-monitor-folder")
 def monitor_drop_folder(config_path: str | None = None) -> dict[str, Any]:
     """Check the files dropped since the last run; emit a drift event when a retrain is due.
 
@@ -363,17 +377,16 @@ def serve_production(config_path: str | None = None, *, interval_s: float | None
     from prefect import serve
 
     config = load_config(Path(config_path) if config_path else None)
-    monitor_flow = (monitor_prediction_log if production_source(config) == "prediction_log"
-                    else monitor_drop_folder)
+    production_source(config)  # refuse a config without a production source now
     path = str(Path(config_path).resolve()) if config_path else None
     model = config.registry.model_name
     schedule: dict[str, Any] = {"cron": cron} if cron else {"interval": interval_s}
-    monitor = monitor_flow.to_deployment(name=MONITOR_DEPLOYMENT,
-                                                parameters={"config_path": path}, **schedule)
+    monitoring = monitor.to_deployment(name=MONITOR_DEPLOYMENT,
+                                       parameters={"config_path": path}, **schedule)
     retraining = retrain_on_event.to_deployment(
         name=RETRAIN_DEPLOYMENT, triggers=[retrain_trigger(model, config_path=path)],
         parameters={"model": model, "config_path": path})
-    serve(cast("RunnerDeployment", monitor), cast("RunnerDeployment", retraining))
+    serve(cast("RunnerDeployment", monitoring), cast("RunnerDeployment", retraining))
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - blocks
