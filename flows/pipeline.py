@@ -477,6 +477,10 @@ def _resumed_state(store: CheckpointStore, run_id: str) -> _LoopState | None:
     if meta.get("run_id") != run_id or not isinstance(state, _LoopState):
         raise ConfigError(f"The checkpoint in {store.folder} is not the state of run {run_id}; "
                           "run without --resume to start over.")
+    if "checkpoint_seq" not in vars(state):  # before the snapshot journal: not resumable
+        raise ConfigError(f"The checkpoint in {store.folder} was written by an older driftloop "
+                          "that kept its snapshots another way; run without --resume to start "
+                          "over.")
     _log().info("resuming run %s after row %s", state.run_id, state.rows)
     return state
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from flows.pipeline import _SnapshotJournal
 
 
@@ -28,3 +30,16 @@ def test_a_torn_line_is_not_an_entry(tmp_path: Path) -> None:
     journal = _SnapshotJournal(tmp_path / "snapshots.log")
     journal.path.write_text("1 a\n1\n\nx b\n2 c\n")
     assert journal.rewind(2) == {"a", "c"}
+
+
+def test_a_checkpoint_from_before_the_journal_is_refused(tmp_path: Path) -> None:
+    from flows.config import ConfigError
+    from flows.pipeline import _LoopState, _resumed_state
+    from monitors.checkpoint import CheckpointStore
+
+    old = _LoopState.__new__(_LoopState)
+    old.__dict__.update(run_id="r1", rows=4000, snapshot_ids=("a", "b"))  # the old layout
+    store = CheckpointStore(tmp_path)
+    store.save(old, {"run_id": "r1", "rows": 4000})
+    with pytest.raises(ConfigError, match="older driftloop"):
+        _resumed_state(store, "r1")
