@@ -425,10 +425,14 @@ class _SnapshotJournal:
         return {sid for _, sid in kept}
 
 
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else 0
+
+
 def _side_effects(quarantine: Path, workspace: DriftWorkspace | None) -> dict[str, Any]:
     """What is in the state folder when a run starts: the quarantine file's size and the
     Evidently snapshots stored before it."""
-    return {"quarantine_bytes": quarantine.stat().st_size if quarantine.is_file() else 0,
+    return {"quarantine_bytes": _size(quarantine),
             "snapshot_ids": tuple(workspace.snapshot_ids()) if workspace is not None else ()}
 
 
@@ -436,7 +440,7 @@ def _undo_side_effects(quarantine: Path, workspace: DriftWorkspace | None,
                        quarantine_bytes: int, done: set[str]) -> None:
     """Undo what the interrupted step wrote after the checkpoint: cut the quarantine file back
     and remove the snapshots not in ``done``, which the resumed run stores again."""
-    if quarantine.is_file() and quarantine.stat().st_size > quarantine_bytes:
+    if _size(quarantine) > quarantine_bytes:
         with quarantine.open("r+b") as fh:
             fh.truncate(quarantine_bytes)
     if workspace is not None:
@@ -447,7 +451,7 @@ def _undo_side_effects(quarantine: Path, workspace: DriftWorkspace | None,
 def _save_state(store: CheckpointStore, state: _LoopState, quarantine: Path,
                 journal: _SnapshotJournal) -> None:
     state.checkpoint_seq += 1
-    state.quarantine_bytes = quarantine.stat().st_size if quarantine.is_file() else 0
+    state.quarantine_bytes = _size(quarantine)
     if state.monitor.workspace is not None:
         journal.record(state.checkpoint_seq, state.monitor.workspace.take_added())
     store.save(state, {"run_id": state.run_id, "rows": state.rows})

@@ -98,7 +98,6 @@ def _one_monitor_at_a_time(config: DriftloopConfig,
             logging.getLogger(__name__).warning("skipped this monitoring run: %s", exc)
             return {"skipped": str(exc), "retrain": False, "event": None}
         return work()
-    raise AssertionError("unreachable")  # pragma: no cover - for type checkers
 
 
 def _int_or_none(value: Any) -> int | None:

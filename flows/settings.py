@@ -90,9 +90,10 @@ def prepare_environment(paths: StatePaths, *, log_level: str = "WARNING") -> Non
 
 
 _EPHEMERAL_APP = b"prefect.server.api.server:create_app"
+_PROC = Path("/proc")
 
 
-def leftover_prefect_api(prefect_home: Path, *, proc: Path = Path("/proc")) -> list[int]:
+def leftover_prefect_api(prefect_home: Path) -> list[int]:
     """Process ids of the ephemeral Prefect API servers whose ``PREFECT_HOME`` is
     ``prefect_home``.
 
@@ -102,11 +103,11 @@ def leftover_prefect_api(prefect_home: Path, *, proc: Path = Path("/proc")) -> l
     and ``PREFECT_HOME`` in its environment. Where there is no ``/proc`` (not Linux) the list
     is empty.
     """
-    if not proc.is_dir():
+    if not _PROC.is_dir():
         return []
     home = f"PREFECT_HOME={Path(prefect_home).resolve()}".encode()
     found: list[int] = []
-    for entry in proc.iterdir():
+    for entry in _PROC.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
@@ -153,7 +154,7 @@ def _alive(pid: int) -> bool:
         return True
     # a zombie is dead but still has a pid until its parent reaps it
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = (_PROC / str(pid) / "stat").read_text()
     except OSError:
         return True
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"

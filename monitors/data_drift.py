@@ -732,7 +732,12 @@ class DriftWorkspace:
         self._added: list[str] = []
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._workspace = Workspace(str(self.path))
+            try:
+                self._workspace = Workspace(str(self.path))
+            except ValueError:  # Evidently reads every snapshot when it opens a workspace
+                if not self._remove_torn_snapshots():
+                    raise
+                self._workspace = Workspace(str(self.path))
             found = self._workspace.search_project(project_name)
             if len(found) > 1:
                 logger.warning("Evidently workspace %s holds %d projects named %r; using %s.",
@@ -752,6 +757,27 @@ class DriftWorkspace:
                 f"Could not open the Evidently workspace {self.path} / project {project_name!r}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+
+    def _remove_torn_snapshots(self) -> list[Path]:
+        """Delete the snapshot files that are not whole JSON and return them.
+
+        Evidently writes a snapshot file in place, so a process killed meanwhile leaves it
+        empty or cut short, and Evidently then cannot open the workspace at all. Such a file
+        holds nothing to keep: it belongs to the window the crash interrupted (a resumed run
+        stores it again)."""
+        import json
+
+        torn = []
+        for snapshot in self.path.glob("*/snapshots/*.json"):
+            try:
+                json.loads(snapshot.read_bytes())
+            except ValueError:
+                snapshot.unlink()
+                torn.append(snapshot)
+        if torn:
+            logger.warning("Removed %d torn Evidently snapshot file(s) (a crash while writing "
+                           "them): %s", len(torn), ", ".join(str(t) for t in torn))
+        return torn
 
     #: Titles of the dashboard's panels (the per-feature panel comes with the first snapshot).
     PANEL_TITLES = ("Share of drifted features", "Model quality", "Retrains and promotions",

@@ -300,3 +300,21 @@ def test_results_without_snapshots_cannot_be_stored(tmp_path, reference: pd.Data
     assert result.snapshot is None and [c.name for c in result.columns] == FEATURES
     with pytest.raises(DriftCheckError, match="snapshots=True"):
         DriftWorkspace(tmp_path / "ws", "p").add(result)
+
+
+def test_snapshots_torn_by_a_crash_are_removed_when_the_workspace_opens(
+        tmp_path, check: DataDriftCheck, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "evidently"
+    ws = DriftWorkspace(path, "driftloop-test")
+    ids = [ws.add(check.calculate(numeric_frame(seed=40 + i, n=300), Window(i, 300 * i,
+                                                                            300 * (i + 1))))
+           for i in range(3)]
+    files = {f.stem: f for f in path.glob("*/snapshots/*.json")}
+    files[ids[1]].write_bytes(b"")  # killed as the write began
+    data = files[ids[2]].read_bytes()
+    files[ids[2]].write_bytes(data[: len(data) // 2])  # killed half-way
+    with caplog.at_level("WARNING"):
+        reopened = DriftWorkspace(path, "driftloop-test")
+    assert reopened.snapshot_ids() == [ids[0]]
+    assert "Removed 2 torn Evidently snapshot file(s)" in caplog.text
+    assert reopened.add(check.calculate(numeric_frame(seed=50, n=300), Window(3, 900, 1200)))
